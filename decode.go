@@ -1,0 +1,599 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth is how deeply arrays and objects may nest, as in encoding/json.
+const maxDepth = 10000
+
+// errSyntax marks a syntax error found by the decoder; decodeSession replaces it with
+// the *json.SyntaxError that encoding/json reports for the same input.
+var errSyntax = errors.New("invalid JSON")
+
+// decoder reads the JSON of a session in one pass over data. It decodes numbers of
+// context and extra fields as json.Number and replaces invalid UTF-8 in strings with
+// U+FFFD, as encoding/json does.
+type decoder struct {
+	data []byte
+	pos  int
+}
+
+// decodeSession decodes the JSON of a session. Its errors have no "session: " prefix.
+func decodeSession(data []byte) (Session, error) {
+	d := decoder{data: data}
+	s, err := d.session()
+	if err == nil {
+		d.skipSpace()
+		if d.pos < len(d.data) {
+			err = errSyntax
+		}
+	}
+	if errors.Is(err, errSyntax) {
+		return Session{}, syntaxError(data, d.pos)
+	}
+	return s, err
+}
+
+// syntaxError returns the error encoding/json reports for data, which is not valid JSON.
+func syntaxError(data []byte, pos int) error {
+	var v any
+	var serr *json.SyntaxError
+	if err := json.Unmarshal(data, &v); errors.As(err, &serr) {
+		return fmt.Errorf("offset %d: %w", serr.Offset, serr)
+	}
+	return fmt.Errorf("offset %d: %w", pos, errSyntax)
+}
+
+// typeError reports a value of the wrong JSON type at the decoder's position.
+func (d *decoder) typeError(path string, want reflect.Type) error {
+	kind := "value"
+	switch d.peek() {
+	case '"':
+		kind = "string"
+	case '{':
+		kind = "object"
+	case '[':
+		kind = "array"
+	case 't', 'f':
+		kind = "bool"
+	case 'n':
+		kind = "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		kind = "number"
+	}
+	return &fieldError{path, &json.UnmarshalTypeError{Value: kind, Type: want, Offset: int64(d.pos)}}
+}
+
+var (
+	stringType   = reflect.TypeFor[string]()
+	timeType     = reflect.TypeFor[time.Time]()
+	intType      = reflect.TypeFor[int]()
+	messageType  = reflect.TypeFor[Message]()
+	messagesType = reflect.TypeFor[[]Message]()
+	mapType      = reflect.TypeFor[map[string]any]()
+	usageType    = reflect.TypeFor[TokenUsage]()
+	sessionType  = reflect.TypeFor[Session]()
+)
+
+func (d *decoder) session() (Session, error) {
+	var s Session
+	var msgs []Message
+	var hasID, hasCreated, hasUpdated bool
+	if d.peek() != '{' {
+		if !json.Valid(d.data) {
+			return s, errSyntax
+		}
+		return s, d.typeError("", sessionType)
+	}
+	err := d.object(0, func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "id":
+			if d.peek() != '"' {
+				return d.typeError("id", stringType)
+			}
+			if s.id, err = d.str(); err == nil && s.id == "" {
+				return &fieldError{"id", errors.New("must not be empty")}
+			}
+			hasID = true
+		case "llm_backend":
+			s.backend, err = d.optionalString("llm_backend")
+		case "name":
+			s.name, err = d.optionalString("name")
+		case "created_at":
+			s.createdAt, err = d.time("created_at")
+			hasCreated = true
+		case "updated_at":
+			s.updatedAt, err = d.time("updated_at")
+			hasUpdated = true
+		case "context":
+			s.context, err = d.objectOrNull("context", 1)
+		case "token_usage":
+			s.usage, s.unknownUsage, err = d.usage()
+		case "messages":
+			msgs, err = d.messages()
+		default:
+			if s.unknown == nil {
+				s.unknown = make(map[string]any)
+			}
+			s.unknown[string(key)], err = d.value(1)
+		}
+		return err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	for _, f := range []struct {
+		ok   bool
+		name string
+	}{{hasID, "id"}, {hasCreated, "created_at"}, {hasUpdated, "updated_at"}} {
+		if !f.ok {
+			return Session{}, &fieldError{f.name, errors.New("missing")}
+		}
+	}
+	s.messages = newMessageLog(msgs)
+	return s, nil
+}
+
+func (d *decoder) optionalString(path string) (optionalString, error) {
+	switch d.peek() {
+	case 'n':
+		return optionalString{}, d.null()
+	case '"':
+		s, err := d.str()
+		return optionalString{value: s, ok: true}, err
+	}
+	return optionalString{}, d.typeError(path, stringType)
+}
+
+func (d *decoder) time(path string) (time.Time, error) {
+	if d.peek() != '"' {
+		return time.Time{}, d.typeError(path, timeType)
+	}
+	s, err := d.str()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, &fieldError{path, err}
+	}
+	return t.UTC(), nil
+}
+
+// objectOrNull reads an object of any values, or null; an empty object is nil.
+func (d *decoder) objectOrNull(path string, depth int) (map[string]any, error) {
+	switch d.peek() {
+	case 'n':
+		return nil, d.null()
+	case '{':
+		m, err := d.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		if m := m.(map[string]any); len(m) > 0 {
+			return m, nil
+		}
+		return nil, nil
+	}
+	return nil, d.typeError(path, mapType)
+}
+
+func (d *decoder) usage() (TokenUsage, map[string]any, error) {
+	var u TokenUsage
+	var unknown map[string]any
+	switch d.peek() {
+	case 'n':
+		return u, nil, d.null()
+	case '{':
+	default:
+		return u, nil, d.typeError("token_usage", usageType)
+	}
+	err := d.object(1, func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "input_tokens":
+			u.InputTokens, err = d.tokenCount("token_usage.input_tokens")
+		case "output_tokens":
+			u.OutputTokens, err = d.tokenCount("token_usage.output_tokens")
+		default:
+			if unknown == nil {
+				unknown = make(map[string]any)
+			}
+			unknown[string(key)], err = d.value(2)
+		}
+		return err
+	})
+	return u, unknown, err
+}
+
+func (d *decoder) tokenCount(path string) (int, error) {
+	if c := d.peek(); c != '-' && !isDigit(c) {
+		return 0, d.typeError(path, intType)
+	}
+	lit, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(lit)
+	if err != nil {
+		return 0, &fieldError{path, fmt.Errorf("not a whole number of tokens: %w", err)}
+	}
+	if n < 0 {
+		return 0, &fieldError{path, fmt.Errorf("negative token count %d", n)}
+	}
+	return n, nil
+}
+
+func (d *decoder) messages() ([]Message, error) {
+	switch d.peek() {
+	case 'n':
+		return nil, d.null()
+	case '[':
+	default:
+		return nil, d.typeError("messages", messagesType)
+	}
+	var msgs []Message
+	err := d.array(1, func(i int) error {
+		m, err := d.message(i)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		return nil
+	})
+	return msgs, err
+}
+
+func (d *decoder) message(i int) (Message, error) {
+	var m Message
+	if d.peek() != '{' {
+		return m, d.typeError(fmt.Sprintf("messages[%d]", i), messageType)
+	}
+	var hasRole, hasContent bool
+	err := d.object(2, func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "role":
+			if d.peek() != '"' {
+				return d.typeError("role", stringType)
+			}
+			m.Role, err = d.role()
+			hasRole = true
+		case "content":
+			hasContent = true
+			m.nulls &^= nullContent
+			switch d.peek() {
+			case 'n':
+				m.Content = ""
+				m.nulls |= nullContent
+				return d.null()
+			case '"':
+				m.Content, err = d.str()
+			default:
+				return d.typeError("content", stringType)
+			}
+		case "timestamp":
+			m.nulls &^= nullTimestamp
+			if d.peek() == 'n' {
+				m.Timestamp = time.Time{}
+				m.nulls |= nullTimestamp
+				return d.null()
+			}
+			m.Timestamp, err = d.time("timestamp")
+		default:
+			if m.Extra == nil {
+				m.Extra = make(map[string]any)
+			}
+			m.Extra[string(key)], err = d.value(3)
+		}
+		return err
+	})
+	if err == nil && !hasRole {
+		err = &fieldError{"role", errors.New("missing")}
+	}
+	if err == nil && !hasContent {
+		err = &fieldError{"content", errors.New("missing")}
+	}
+	if _, ok := err.(*fieldError); ok {
+		err = within(fmt.Sprintf("messages[%d]", i), err)
+	}
+	return m, err
+}
+
+// role reads a string, without allocating for the common roles.
+func (d *decoder) role() (string, error) {
+	raw, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	switch string(raw) {
+	case "user":
+		return "user", nil
+	case "assistant":
+		return "assistant", nil
+	case "system":
+		return "system", nil
+	case "tool":
+		return "tool", nil
+	}
+	return string(raw), nil
+}
+
+// value reads any JSON value as encoding/json decodes it into an any, but with numbers
+// as json.Number.
+func (d *decoder) value(depth int) (any, error) {
+	switch d.peek() {
+	case '"':
+		return d.str()
+	case '{':
+		m := make(map[string]any)
+		err := d.object(depth, func(key []byte) error {
+			v, err := d.value(depth + 1)
+			m[string(key)] = v
+			return err
+		})
+		return m, err
+	case '[':
+		a := []any{}
+		err := d.array(depth, func(int) error {
+			v, err := d.value(depth + 1)
+			a = append(a, v)
+			return err
+		})
+		return a, err
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.null()
+	}
+	lit, err := d.number()
+	return json.Number(lit), err
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips white space and returns the next byte, or 0 at the end of the input.
+func (d *decoder) peek() byte {
+	d.skipSpace()
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+// object reads an object, at the '{', calling member for each key with the decoder
+// at the key's value. member must read the value.
+func (d *decoder) object(depth int, member func(key []byte) error) error {
+	if depth >= maxDepth {
+		return errSyntax
+	}
+	d.pos++ // '{'
+	if d.peek() == '}' {
+		d.pos++
+		return nil
+	}
+	for {
+		if d.peek() != '"' {
+			return errSyntax
+		}
+		key, err := d.rawString()
+		if err != nil {
+			return err
+		}
+		if d.peek() != ':' {
+			return errSyntax
+		}
+		d.pos++
+		d.peek()
+		if err := member(key); err != nil {
+			return err
+		}
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// array reads an array, at the '[', calling elem for each element with the decoder at
+// the element. elem must read the element.
+func (d *decoder) array(depth int, elem func(i int) error) error {
+	if depth >= maxDepth {
+		return errSyntax
+	}
+	d.pos++ // '['
+	if d.peek() == ']' {
+		d.pos++
+		return nil
+	}
+	for i := 0; ; i++ {
+		d.peek()
+		if err := elem(i); err != nil {
+			return err
+		}
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func (d *decoder) literal(lit string) error {
+	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
+		return errSyntax
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+func (d *decoder) null() error { return d.literal("null") }
+
+func (d *decoder) number() (string, error) {
+	n, ok := scanNumber(d.data[d.pos:])
+	if !ok {
+		d.pos += n
+		return "", errSyntax
+	}
+	lit := string(d.data[d.pos : d.pos+n])
+	d.pos += n
+	return lit, nil
+}
+
+// str reads a string, at its opening quote.
+func (d *decoder) str() (string, error) {
+	raw, err := d.rawString()
+	return string(raw), err
+}
+
+// rawString reads a string, at its opening quote, and returns its unescaped bytes: a
+// part of the input when it has no escapes and is valid UTF-8, else a new buffer.
+func (d *decoder) rawString() ([]byte, error) {
+	start := d.pos + 1
+	for i := start; i < len(d.data); {
+		c := d.data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return d.data[start:i], nil
+		case c == '\\' || c < 0x20:
+			return d.unescape(start)
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(d.data[i:])
+			if r == utf8.RuneError && size == 1 {
+				return d.unescape(start)
+			}
+			i += size
+		}
+	}
+	d.pos = len(d.data)
+	return nil, errSyntax
+}
+
+// unescape reads the string that starts at data[start], after its opening quote, into a
+// new buffer, resolving escapes and replacing invalid UTF-8 with U+FFFD.
+func (d *decoder) unescape(start int) ([]byte, error) {
+	data := d.data
+	buf := make([]byte, 0, 64)
+	for i := start; i < len(data); {
+		c := data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return buf, nil
+		case c < 0x20:
+			d.pos = i
+			return nil, errSyntax
+		case c == '\\':
+			if i+1 >= len(data) {
+				d.pos = i
+				return nil, errSyntax
+			}
+			switch e := data[i+1]; e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := hex4(data[i+2:])
+				if !ok {
+					d.pos = i
+					return nil, errSyntax
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2, ok := rune(0), false
+					if i+1 < len(data) && data[i] == '\\' && data[i+1] == 'u' {
+						r2, ok = hex4(data[i+2:])
+					}
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				buf = utf8.AppendRune(buf, r)
+				continue
+			default:
+				d.pos = i
+				return nil, errSyntax
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = append(buf, "\uFFFD"...)
+			} else {
+				buf = append(buf, data[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	d.pos = len(data)
+	return nil, errSyntax
+}
+
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}

@@ -1,0 +1,112 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// ToJSON returns the JSON encoding of s, as ExLLM.Session.to_json: one object with the
+// keys id, llm_backend, messages, context, created_at, updated_at, token_usage and name,
+// which ExLLM reads and writes. Timestamps are RFC 3339 in UTC; a message is an object of
+// its role, content, timestamp (left out when zero) and Extra fields; an absent backend
+// or name is null. Keys are sorted, so the same session always gives the same bytes.
+//
+// It fails for the zero Session and for context or Extra values that encoding/json
+// cannot encode, naming the field (session: messages[3].metadata: ...).
+func (s Session) ToJSON() ([]byte, error) {
+	return s.AppendJSON(make([]byte, 0, s.sizeHint()))
+}
+
+// AppendJSON appends the JSON encoding of s, as made by ToJSON, to b.
+func (s Session) AppendJSON(b []byte) ([]byte, error) {
+	b, err := s.appendJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return b, nil
+}
+
+// sizeHint estimates the length of the JSON of s, to allocate it once.
+func (s Session) sizeHint() int {
+	n := 512
+	for _, m := range s.messages.view() {
+		n += len(m.Content) + len(m.Role) + 80
+		if m.Extra != nil {
+			n += 64 * len(m.Extra)
+		}
+	}
+	return n
+}
+
+// FromJSON decodes a session from JSON written by ToJSON or by ExLLM, as
+// ExLLM.Session.from_json.
+//
+// id (a non-empty string), created_at and updated_at are required; a missing or null
+// messages, context, token_usage, llm_backend or name is empty. Numbers in the context
+// and in messages' Extra fields decode as json.Number, so that integers of any size
+// survive; other values decode as encoding/json decodes into an any. Keys that this
+// package has no field for are kept and written again by ToJSON, as are null content
+// and timestamp fields, so a session read and written again loses nothing.
+//
+// An error names the field that is wrong (session: messages[3].timestamp: ...) and wraps
+// the cause: a *json.SyntaxError for malformed JSON, a *json.UnmarshalTypeError for a
+// value of the wrong type, a *time.ParseError for a bad timestamp.
+func FromJSON(data []byte) (Session, error) {
+	s, err := decodeSession(data)
+	if err != nil {
+		return Session{}, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// MarshalJSON implements json.Marshaler with the encoding of ToJSON.
+func (s Session) MarshalJSON() ([]byte, error) {
+	return s.ToJSON()
+}
+
+// UnmarshalJSON implements json.Unmarshaler with the decoding of FromJSON. As is the
+// convention, JSON null leaves *s unchanged.
+func (s *Session) UnmarshalJSON(data []byte) error {
+	if string(bytes.TrimSpace(data)) == "null" {
+		return nil
+	}
+	decoded, err := FromJSON(data)
+	if err != nil {
+		return err
+	}
+	*s = decoded
+	return nil
+}
+
+// SaveToFile writes the JSON of s (see ToJSON) to the file at path, as
+// ExLLM.Session.save_to_file, so that the file holds either its old content or the new,
+// whole, whenever the process or the machine stops: it writes a temporary file in the
+// same directory, syncs it to disk, renames it over path and syncs the directory. A new
+// file is created with mode 0600, since conversations are private; an existing file
+// keeps its mode. On error the file at path is unchanged and no temporary file is left.
+func (s Session) SaveToFile(path string) error {
+	data, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
+	if err != nil {
+		return fmt.Errorf("session: save %s: %w", path, err)
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("session: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadFromFile reads a session from the JSON file at path, written by SaveToFile or by
+// ExLLM, as ExLLM.Session.load_from_file. Errors name the path and are those of FromJSON
+// or of reading the file: a missing file satisfies errors.Is(err, fs.ErrNotExist).
+func LoadFromFile(path string) (Session, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Session{}, fmt.Errorf("session: load: %w", err) // a *fs.PathError names path
+	}
+	s, err := decodeSession(data)
+	if err != nil {
+		return Session{}, fmt.Errorf("session: load %s: %w", path, err)
+	}
+	return s, nil
+}
