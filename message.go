@@ -95,15 +95,24 @@ func WithExtra(key string, value any) MessageOption {
 // copies. Adding a message to an older session therefore starts a branch that never sees
 // the messages of sessions grown from it, nor they its.
 func (s Session) AddMessage(role, content string, opts ...MessageOption) Session {
-	m := Message{Role: role, Content: content}
 	t := now()
-	m.Timestamp = t
-	for _, opt := range opts {
-		opt(&m)
+	m := Message{Role: role, Content: content, Timestamp: t}
+	if len(opts) > 0 {
+		m = withOptions(m, opts)
 	}
 	s.messages = s.messages.append(m)
 	s.updatedAt = t
 	return s
+}
+
+// withOptions returns m with opts applied. It is apart from AddMessage because taking
+// m's address for the options moves m to the heap, which AddMessage avoids when it has
+// no options.
+func withOptions(m Message, opts []MessageOption) Message {
+	for _, opt := range opts {
+		opt(&m)
+	}
+	return m
 }
 
 // GetMessages returns the last limit messages of s, oldest first, or all of them when

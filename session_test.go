@@ -438,3 +438,18 @@ func TestMatchesAPlainSliceModel(t *testing.T) {
 	}
 	require.NoError(t, quick.Check(property, &quick.Config{MaxCount: 50}))
 }
+
+// TestAddMessageAllocations checks that AddMessage without options makes at most one
+// allocation per message, amortized over a long conversation.
+func TestAddMessageAllocations(t *testing.T) {
+	const n = 1000
+	allocs := testing.AllocsPerRun(10, func() {
+		s := session.New("")
+		for range n {
+			s = s.AddMessage("user", "Hello!")
+		}
+		sinkSession = s
+	})
+	assert.LessOrEqual(t, allocs/n, 1.0, "%.0f allocations for %d messages", allocs, n)
+	t.Logf("%.3f allocations per AddMessage", allocs/n)
+}
