@@ -25,7 +25,8 @@ import (
 	"github.com/exllm-go/session"
 )
 
-const fixtures = "../shared/fixtures/exllm"
+// fixtures holds files written by ExLLM v0.5.0 itself.
+const fixtures = "testdata/exllm"
 
 func fixturePaths(t testing.TB) []string {
 	paths, err := filepath.Glob(filepath.Join(fixtures, "*.json"))
