@@ -151,3 +151,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkWindow takes a window of about 50 messages from a short and a long session,
+// with EstimateTokens as the count.
+func BenchmarkWindow(b *testing.B) {
+	for _, n := range []int{100, 100_000} {
+		s := grow(session.New(""), "m", n)
+		budget := 50 * session.EstimateTokens(s.GetMessages(1)[0])
+		b.Run(fmt.Sprintf("50-of-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkMessages = s.Window(budget, session.EstimateTokens, session.KeepSystem())
+			}
+		})
+	}
+}

@@ -175,3 +175,29 @@ func ExampleSession_SaveToFile() {
 	fmt.Println(loaded.Equal(s), loaded.GetMessages(0)[0].Content)
 	// Output: true Hello!
 }
+
+// A chat app sends the model only what its context window holds: before each request
+// it takes a window of the history, keeping the system prompt.
+func ExampleSession_Window() {
+	s := session.New("openai").AddMessage("system", "You are a terse assistant.")
+	for i := range 100 {
+		s = s.AddMessage("user", fmt.Sprintf("Question %d: what is %d squared?", i, i))
+		s = s.AddMessage("assistant", fmt.Sprint(i*i))
+	}
+	s = s.AddMessage("user", "And 100 squared?")
+
+	const contextWindow = 60 // tokens the model accepts, less room for its answer
+	request := s.Window(contextWindow, session.EstimateTokens, session.KeepSystem())
+
+	for _, m := range request {
+		fmt.Printf("%s: %s\n", m.Role, m.Content)
+	}
+	fmt.Printf("%d of %d messages\n", len(request), s.Len())
+	// Output:
+	// system: You are a terse assistant.
+	// assistant: 9604
+	// user: Question 99: what is 99 squared?
+	// assistant: 9801
+	// user: And 100 squared?
+	// 5 of 202 messages
+}
