@@ -8,13 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 )
 
 // writeFileAtomic replaces the file at path with data so that, whenever the process or
 // the machine stops, path holds its old content or data, whole (the pattern of
 // github.com/google/renameio). A symbolic link at path is followed. A new file gets mode
 // 0600, an existing one keeps its mode. On error, path is unchanged and no temporary
-// file is left behind.
+// file is left behind; a temporary file that a killed process left is removed by the
+// next save of the same path.
 func writeFileAtomic(path string, data []byte) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -36,36 +39,35 @@ func writeFileAtomic(path string, data []byte) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := writeTemp(dir, base, data, perm, true)
+	err := writeAndRename(dir, base, path, data, perm, true)
 	if errors.Is(err, errors.ErrUnsupported) {
-		tmp, err = writeTemp(dir, base, data, perm, false)
+		err = writeAndRename(dir, base, path, data, perm, false)
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
+	removeStaleTemps(dir, base)
 	return syncDir(dir)
 }
 
-// writeTemp writes data with mode perm to a new file in dir, syncs and closes it, and
-// returns its name. With unnamed, the file has no name until it is whole and synced
-// (Linux's O_TMPFILE), so that a process killed while writing leaves nothing behind;
-// where that is unsupported, writeTemp reports errors.ErrUnsupported.
-func writeTemp(dir, base string, data []byte, perm fs.FileMode, unnamed bool) (name string, err error) {
+// writeAndRename writes data with mode perm to a new file in dir, syncs it and renames it
+// to target. With unnamed, the file has no name until it is whole and synced (Linux's
+// O_TMPFILE), and then a temporary name only until the rename that follows at once, so
+// that a process killed while saving almost never leaves it behind; where that is
+// unsupported, writeAndRename reports errors.ErrUnsupported.
+func writeAndRename(dir, base, target string, data []byte, perm fs.FileMode, unnamed bool) (err error) {
 	var f *os.File
+	var name string // the temporary file's name, while it has one
 	if unnamed {
 		f, err = openUnnamed(dir)
 	} else {
-		f, err = os.CreateTemp(dir, "."+base+".tmp-*")
+		f, err = os.CreateTemp(dir, tempPrefix(base)+"*")
 		if err == nil {
 			name = f.Name()
 		}
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -73,29 +75,60 @@ func writeTemp(dir, base string, data []byte, perm fs.FileMode, unnamed bool) (n
 			if name != "" {
 				os.Remove(name)
 			}
-			name = ""
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
-		return name, err
+		return err
 	}
 	if err = f.Chmod(perm); err != nil {
-		return name, err
+		return err
 	}
 	if err = f.Sync(); err != nil {
-		return name, err
+		return err
 	}
 	if unnamed {
 		if name, err = linkUnnamed(f, dir, base); err != nil {
-			return name, err
+			return err
 		}
 	}
-	return name, f.Close()
+	if err = os.Rename(name, target); err != nil {
+		return err
+	}
+	name = ""
+	return f.Close()
+}
+
+// tempPrefix is how the names of base's temporary files begin. It holds the process ID,
+// so that removeStaleTemps can tell the files of a process that has died.
+func tempPrefix(base string) string {
+	return "." + base + ".tmp-" + strconv.Itoa(os.Getpid()) + "-"
 }
 
 // tempName returns a fresh name for a temporary file beside base in dir.
 func tempName(dir, base string) string {
-	return filepath.Join(dir, "."+base+".tmp-"+rand.Text()[:12])
+	return filepath.Join(dir, tempPrefix(base)+rand.Text()[:12])
+}
+
+// removeStaleTemps removes the temporary files for base in dir that a process killed
+// while saving left behind, those of processes no longer running. A failure here costs
+// only disk space, so it is not reported.
+func removeStaleTemps(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp-"
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if ok && err == nil && pid != os.Getpid() && !processRunning(pid) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // syncDir makes a rename in dir durable.

@@ -84,7 +84,13 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 // whole, whenever the process or the machine stops: it writes a temporary file in the
 // same directory, syncs it to disk, renames it over path and syncs the directory. A new
 // file is created with mode 0600, since conversations are private; an existing file
-// keeps its mode. On error the file at path is unchanged and no temporary file is left.
+// keeps its mode. A symbolic link at path is followed. On error the file at path is
+// unchanged and no temporary file is left.
+//
+// On Linux the temporary file has no name while it is written and synced (O_TMPFILE), so
+// that only a process killed in the instant between naming it and renaming it over path
+// can leave it behind, as a hidden ".NAME.tmp-PID-..." file beside path; the next save
+// of path removes such files of processes that are no longer running.
 func (s Session) SaveToFile(path string) error {
 	data, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
 	if err != nil {
