@@ -119,7 +119,7 @@ func (d *decoder) session() (Session, error) {
 		case "token_usage":
 			s.usage, s.unknownUsage, err = d.usage()
 		case "messages":
-			msgs, err = d.messages()
+			msgs, s.nulls, err = d.messages()
 		default:
 			if s.unknown == nil {
 				s.unknown = make(map[string]any)
@@ -233,33 +233,40 @@ func (d *decoder) tokenCount(path string) (int, error) {
 	return n, nil
 }
 
-func (d *decoder) messages() ([]Message, error) {
+// messages reads the list of messages, and which of their fields are null.
+func (d *decoder) messages() ([]Message, map[int]nullFields, error) {
 	switch d.peek() {
 	case 'n':
-		return nil, d.null()
+		return nil, nil, d.null()
 	case '[':
 	default:
-		return nil, d.typeError("messages", messagesType)
+		return nil, nil, d.typeError("messages", messagesType)
 	}
 	var msgs []Message
+	var nulls map[int]nullFields
 	err := d.array(1, func(i int) error {
-		m, err := d.message(i)
+		m, null, err := d.message(i)
 		if err != nil {
 			return err
 		}
 		msgs = append(msgs, m)
+		if null != 0 {
+			if nulls == nil {
+				nulls = make(map[int]nullFields)
+			}
+			nulls[i] = null
+		}
 		return nil
 	})
-	return msgs, err
+	return msgs, nulls, err
 }
 
-func (d *decoder) message(i int) (Message, error) {
-	var m Message
+func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
 	if d.peek() != '{' {
-		return m, d.typeError(fmt.Sprintf("messages[%d]", i), messageType)
+		return m, 0, d.typeError(fmt.Sprintf("messages[%d]", i), messageType)
 	}
 	var hasRole, hasContent bool
-	err := d.object(2, func(key []byte) error {
+	err = d.object(2, func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "role":
@@ -270,11 +277,11 @@ func (d *decoder) message(i int) (Message, error) {
 			hasRole = true
 		case "content":
 			hasContent = true
-			m.nulls &^= nullContent
+			nulls &^= nullContent
 			switch d.peek() {
 			case 'n':
 				m.Content = ""
-				m.nulls |= nullContent
+				nulls |= nullContent
 				return d.null()
 			case '"':
 				m.Content, err = d.str()
@@ -282,10 +289,10 @@ func (d *decoder) message(i int) (Message, error) {
 				return d.typeError("content", stringType)
 			}
 		case "timestamp":
-			m.nulls &^= nullTimestamp
+			nulls &^= nullTimestamp
 			if d.peek() == 'n' {
 				m.Timestamp = time.Time{}
-				m.nulls |= nullTimestamp
+				nulls |= nullTimestamp
 				return d.null()
 			}
 			m.Timestamp, err = d.time("timestamp")
@@ -306,7 +313,7 @@ func (d *decoder) message(i int) (Message, error) {
 	if _, ok := err.(*fieldError); ok {
 		err = within(fmt.Sprintf("messages[%d]", i), err)
 	}
-	return m, err
+	return m, nulls, err
 }
 
 // role reads a string, without allocating for the common roles.

@@ -90,7 +90,7 @@ func (s Session) appendMessages(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = m.appendJSON(b); err != nil {
+		if b, err = m.appendJSON(b, s.nulls[i]); err != nil {
 			return b, within(fmt.Sprintf("messages[%d]", i), err)
 		}
 	}
@@ -102,17 +102,17 @@ var (
 	messageKeysNoTimestamp = messageKeys[:2]
 )
 
-// appendJSON appends the JSON object of m to b. An error is a *fieldError whose path is
-// relative to the message.
-func (m Message) appendJSON(b []byte) ([]byte, error) {
+// appendJSON appends the JSON object of m to b, with null for the fields in nulls that
+// are empty. An error is a *fieldError whose path is relative to the message.
+func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
 	keys := messageKeys
-	if m.Timestamp.IsZero() && m.nulls&nullTimestamp == 0 {
+	if m.Timestamp.IsZero() && nulls&nullTimestamp == 0 {
 		keys = messageKeysNoTimestamp
 	}
 	if len(m.Extra) == 0 {
 		// The common case, without the closure and sorting of appendMerged.
 		b = append(b, `{"content":`...)
-		b = m.appendContent(b)
+		b = m.appendContent(b, nulls)
 		b = append(b, `,"role":`...)
 		b = appendString(b, m.Role)
 		if len(keys) == 3 {
@@ -128,7 +128,7 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 	b, err := appendMerged(b, keys, m.Extra, "", func(b []byte, key string) ([]byte, error) {
 		switch key {
 		case "content":
-			return m.appendContent(b), nil
+			return m.appendContent(b, nulls), nil
 		case "role":
 			return appendString(b, m.Role), nil
 		default: // "timestamp"
@@ -138,8 +138,8 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), err
 }
 
-func (m Message) appendContent(b []byte) []byte {
-	if m.Content == "" && m.nulls&nullContent != 0 {
+func (m Message) appendContent(b []byte, nulls nullFields) []byte {
+	if m.Content == "" && nulls&nullContent != 0 {
 		return append(b, "null"...)
 	}
 	return appendString(b, m.Content)

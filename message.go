@@ -23,10 +23,6 @@ type Message struct {
 	// "tool_call_id", "name", "metadata", ... It is nil when there are none. Numbers in
 	// a message read from JSON are json.Number values.
 	Extra map[string]any
-
-	// nulls records which of content and timestamp a file held as JSON null, so that
-	// saving the message again writes null where it read null.
-	nulls nullFields
 }
 
 // nullFields is a set of message fields that a file held as JSON null.
@@ -195,5 +191,5 @@ func newMessageLog(msgs []Message) messageLog {
 // Extra fields, and timestamps that are the same instant.
 func (m Message) Equal(n Message) bool {
 	return m.Role == n.Role && m.Content == n.Content && m.Timestamp.Equal(n.Timestamp) &&
-		m.nulls == n.nulls && reflect.DeepEqual(m.Extra, n.Extra)
+		reflect.DeepEqual(m.Extra, n.Extra)
 }

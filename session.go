@@ -12,6 +12,7 @@
 package session
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -41,6 +42,11 @@ type Session struct {
 	context   map[string]any // never modified once a Session holds it
 	usage     TokenUsage
 	messages  messageLog
+
+	// nulls records, by message index, which of content and timestamp a loaded file held
+	// as JSON null, so that saving the session again writes null where it read null.
+	// Usually nil; never modified once a Session holds it.
+	nulls map[int]nullFields
 
 	// Fields a loaded file holds that this package has no field for, kept so that
 	// saving the session again loses nothing. Never modified once a Session holds them.
@@ -149,6 +155,7 @@ func (s Session) SetName(name string) Session {
 // backend, name, context and token usage are kept.
 func (s Session) ClearMessages() Session {
 	s.messages = messageLog{}
+	s.nulls = nil
 	return s.touched()
 }
 
@@ -161,6 +168,7 @@ func (s Session) Equal(t Session) bool {
 	return s.id == t.id && s.backend == t.backend && s.name == t.name &&
 		s.createdAt.Equal(t.createdAt) && s.updatedAt.Equal(t.updatedAt) &&
 		s.usage == t.usage &&
+		maps.Equal(s.nulls, t.nulls) &&
 		reflect.DeepEqual(s.context, t.context) &&
 		reflect.DeepEqual(s.unknown, t.unknown) &&
 		reflect.DeepEqual(s.unknownUsage, t.unknownUsage) &&
