@@ -92,10 +92,10 @@ func New(backend string, opts ...Option) Session {
 	return s
 }
 
-// now returns the current time in UTC, at the microsecond precision ExLLM keeps, with
-// no monotonic clock reading, so that it compares equal to itself after a JSON round trip.
+// now returns the current time in UTC with no monotonic clock reading, so that it
+// compares equal to itself after a JSON round trip.
 func now() time.Time {
-	return time.Now().UTC().Truncate(time.Microsecond)
+	return time.Now().UTC()
 }
 
 // touched returns s with UpdatedAt set to now.

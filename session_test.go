@@ -16,10 +16,10 @@ import (
 	"github.com/exllm-go/session"
 )
 
-// clock returns a function that reports whether a time lies between the call to clock and
-// the call to the function, at the microsecond precision sessions keep.
+// clock returns a function that checks that a time is in UTC and lies between the call
+// to clock and the call to the function.
 func clock(t *testing.T) func(ts time.Time) {
-	before := time.Now().UTC().Truncate(time.Microsecond)
+	before := time.Now()
 	return func(ts time.Time) {
 		t.Helper()
 		after := time.Now().UTC()
