@@ -391,68 +391,68 @@ func (d *decoder) peek() byte {
 // object reads an object, at the '{', calling member for each key with the decoder
 // at the key's value. member must read the value.
 func (d *decoder) object(depth int, member func(key []byte) error) error {
-	if depth >= maxDepth {
-		return errSyntax
-	}
-	d.pos++ // '{'
-	if d.peek() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
+	empty, err := d.open(depth, '}')
+	for more := !empty; more && err == nil; {
 		if d.peek() != '"' {
 			return errSyntax
 		}
-		key, err := d.rawString()
-		if err != nil {
-			return err
+		key, kerr := d.rawString()
+		if kerr != nil {
+			return kerr
 		}
 		if d.peek() != ':' {
 			return errSyntax
 		}
 		d.pos++
 		d.peek()
-		if err := member(key); err != nil {
-			return err
+		if merr := member(key); merr != nil {
+			return merr
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return errSyntax
-		}
+		more, err = d.more('}')
 	}
+	return err
 }
 
 // array reads an array, at the '[', calling elem for each element with the decoder at
 // the element. elem must read the element.
 func (d *decoder) array(depth int, elem func(i int) error) error {
-	if depth >= maxDepth {
-		return errSyntax
-	}
-	d.pos++ // '['
-	if d.peek() == ']' {
-		d.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
+	empty, err := d.open(depth, ']')
+	for i, more := 0, !empty; more && err == nil; i++ {
 		d.peek()
-		if err := elem(i); err != nil {
-			return err
+		if eerr := elem(i); eerr != nil {
+			return eerr
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return errSyntax
-		}
+		more, err = d.more(']')
 	}
+	return err
+}
+
+// open reads the '{' or '[' that opens an object or array nested depth deep, and
+// reports whether close follows at once.
+func (d *decoder) open(depth int, close byte) (empty bool, err error) {
+	if depth >= maxDepth {
+		return false, errSyntax
+	}
+	d.pos++
+	if d.peek() == close {
+		d.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// more reads the ',' before another member or element, or the close of its object or
+// array, and reports which.
+func (d *decoder) more(close byte) (bool, error) {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return true, nil
+	case close:
+		d.pos++
+		return false, nil
+	}
+	return false, errSyntax
 }
 
 func (d *decoder) literal(lit string) error {
