@@ -33,12 +33,19 @@ func KeepSystem() WindowOption {
 // than part of the instructions.
 //
 // count is called at most once for each message examined, and Window examines about as
-// many messages as it returns, however long the session. A negative count counts as 0.
-// EstimateTokens is a count for callers without the model's tokenizer.
+// many messages as it returns, however long the session. A negative count counts as 0;
+// a nil count is EstimateTokens, the count for callers without the model's tokenizer. A
+// negative budget gives no messages.
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
 	var cfg windowConfig
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if budget < 0 {
+		return []Message{}
+	}
+	if count == nil {
+		count = EstimateTokens
 	}
 	msgs := s.messages.view()
 	measure := func(m Message) int { return max(count(m), 0) }

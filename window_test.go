@@ -198,6 +198,18 @@ func TestWindowExaminesAboutWhatItReturns(t *testing.T) {
 	assert.LessOrEqual(t, calls, 51)
 }
 
+func TestWindowEdgeArguments(t *testing.T) {
+	s := session.New("").AddMessage("user", "").AddMessage("assistant", "")
+	zero := func(session.Message) int { return 0 }
+	negative := func(session.Message) int { return -5 }
+	assert.Empty(t, s.Window(-1, zero), "a negative budget gives nothing")
+	assert.Len(t, s.Window(0, zero), 2, "messages that cost nothing fit a budget of 0")
+	assert.Len(t, s.Window(0, negative), 2, "a negative count counts as 0")
+	assert.Equal(t, s.Window(12, session.EstimateTokens), s.Window(12, nil), "nil counts with EstimateTokens")
+	assert.Len(t, s.Window(12, nil), 2)
+	assert.Len(t, s.Window(11, nil), 1)
+}
+
 func TestWindowWithoutTimestamps(t *testing.T) {
 	s := session.New("").
 		AddMessage("user", "ab", session.WithTimestamp(time.Time{})).
