@@ -121,10 +121,7 @@ func (d *decoder) session() (Session, error) {
 		case "messages":
 			msgs, s.nulls, err = d.messages()
 		default:
-			if s.unknown == nil {
-				s.unknown = make(map[string]any)
-			}
-			s.unknown[string(key)], err = d.value(1)
+			err = d.member(&s.unknown, key, 1)
 		}
 		return err
 	})
@@ -143,15 +140,34 @@ func (d *decoder) session() (Session, error) {
 	return s, nil
 }
 
-func (d *decoder) optionalString(path string) (optionalString, error) {
+// member reads a value into (*m)[key], making *m if it is nil.
+func (d *decoder) member(m *map[string]any, key []byte, depth int) error {
+	if *m == nil {
+		*m = make(map[string]any)
+	}
+	v, err := d.value(depth)
+	(*m)[string(key)] = v
+	return err
+}
+
+// nullOr reads a null and reports true, or reports false with the decoder at a value
+// that begins with open; any other value is an error of the wrong type.
+func (d *decoder) nullOr(open byte, path string, want reflect.Type) (bool, error) {
 	switch d.peek() {
 	case 'n':
-		return optionalString{}, d.null()
-	case '"':
-		s, err := d.str()
-		return optionalString{value: s, ok: true}, err
+		return true, d.null()
+	case open:
+		return false, nil
 	}
-	return optionalString{}, d.typeError(path, stringType)
+	return false, d.typeError(path, want)
+}
+
+func (d *decoder) optionalString(path string) (optionalString, error) {
+	if null, err := d.nullOr('"', path, stringType); null || err != nil {
+		return optionalString{}, err
+	}
+	s, err := d.str()
+	return optionalString{value: s, ok: true}, err
 }
 
 func (d *decoder) time(path string) (time.Time, error) {
@@ -171,31 +187,21 @@ func (d *decoder) time(path string) (time.Time, error) {
 
 // objectOrNull reads an object of any values, or null; an empty object is nil.
 func (d *decoder) objectOrNull(path string, depth int) (map[string]any, error) {
-	switch d.peek() {
-	case 'n':
-		return nil, d.null()
-	case '{':
-		m, err := d.value(depth)
-		if err != nil {
-			return nil, err
-		}
-		if m := m.(map[string]any); len(m) > 0 {
-			return m, nil
-		}
-		return nil, nil
+	if null, err := d.nullOr('{', path, mapType); null || err != nil {
+		return nil, err
 	}
-	return nil, d.typeError(path, mapType)
+	m, err := d.value(depth)
+	if m := m.(map[string]any); err == nil && len(m) > 0 {
+		return m, nil
+	}
+	return nil, err
 }
 
 func (d *decoder) usage() (TokenUsage, map[string]any, error) {
 	var u TokenUsage
 	var unknown map[string]any
-	switch d.peek() {
-	case 'n':
-		return u, nil, d.null()
-	case '{':
-	default:
-		return u, nil, d.typeError("token_usage", usageType)
+	if null, err := d.nullOr('{', "token_usage", usageType); null || err != nil {
+		return u, nil, err
 	}
 	err := d.object(1, func(key []byte) error {
 		var err error
@@ -205,10 +211,7 @@ func (d *decoder) usage() (TokenUsage, map[string]any, error) {
 		case "output_tokens":
 			u.OutputTokens, err = d.tokenCount("token_usage.output_tokens")
 		default:
-			if unknown == nil {
-				unknown = make(map[string]any)
-			}
-			unknown[string(key)], err = d.value(2)
+			err = d.member(&unknown, key, 2)
 		}
 		return err
 	})
@@ -235,12 +238,8 @@ func (d *decoder) tokenCount(path string) (int, error) {
 
 // messages reads the list of messages, and which of their fields are null.
 func (d *decoder) messages() ([]Message, map[int]nullFields, error) {
-	switch d.peek() {
-	case 'n':
-		return nil, nil, d.null()
-	case '[':
-	default:
-		return nil, nil, d.typeError("messages", messagesType)
+	if null, err := d.nullOr('[', "messages", messagesType); null || err != nil {
+		return nil, nil, err
 	}
 	var msgs []Message
 	var nulls map[int]nullFields
@@ -297,10 +296,7 @@ func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
 			}
 			m.Timestamp, err = d.time("timestamp")
 		default:
-			if m.Extra == nil {
-				m.Extra = make(map[string]any)
-			}
-			m.Extra[string(key)], err = d.value(3)
+			err = d.member(&m.Extra, key, 3)
 		}
 		return err
 	})
