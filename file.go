@@ -15,9 +15,9 @@ import (
 // writeFileAtomic replaces the file at path with data so that, whenever the process or
 // the machine stops, path holds its old content or data, whole (the pattern of
 // github.com/google/renameio). A symbolic link at path is followed. A new file gets mode
-// 0600, an existing one keeps its mode. On error, path is unchanged and no temporary
-// file is left behind; a temporary file that a killed process left is removed by the
-// next save of the same path.
+// 0600, an existing one keeps its mode. An error before the rename leaves path unchanged
+// and no temporary file behind; a temporary file that a killed process left is removed
+// by the next save of the same path.
 func writeFileAtomic(path string, data []byte) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
