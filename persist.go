@@ -18,13 +18,14 @@ func (s Session) ToJSON() ([]byte, error) {
 	return s.AppendJSON(make([]byte, 0, s.sizeHint()))
 }
 
-// AppendJSON appends the JSON encoding of s, as made by ToJSON, to b.
+// AppendJSON appends the JSON encoding of s, as made by ToJSON, to b, for callers that
+// reuse a buffer. On error it returns b as it was.
 func (s Session) AppendJSON(b []byte) ([]byte, error) {
-	b, err := s.appendJSON(b)
+	out, err := s.appendJSON(b)
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return b, fmt.Errorf("session: %w", err)
 	}
-	return b, nil
+	return out, nil
 }
 
 // sizeHint estimates the length of the JSON of s, to allocate it once.

@@ -675,3 +675,17 @@ func FuzzFromJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendJSON(t *testing.T) {
+	s := session.New("openai").AddMessage("user", "Hello!")
+	want, err := s.ToJSON()
+	require.NoError(t, err)
+	got, err := s.AppendJSON([]byte("prefix:"))
+	require.NoError(t, err)
+	assert.Equal(t, "prefix:"+string(want), string(got))
+
+	bad := s.AddMessage("user", "x", session.WithExtra("f", func() {}))
+	got, err = bad.AppendJSON([]byte("prefix:"))
+	assert.ErrorContains(t, err, "session: messages[1].f")
+	assert.Equal(t, "prefix:", string(got), "on error the buffer is returned as it was")
+}

@@ -453,3 +453,36 @@ func TestAddMessageAllocations(t *testing.T) {
 	assert.LessOrEqual(t, allocs/n, 1.0, "%.0f allocations for %d messages", allocs, n)
 	t.Logf("%.3f allocations per AddMessage", allocs/n)
 }
+
+func TestEqual(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	base := session.New("openai", session.WithName("n")).
+		SetContext(map[string]any{"k": "v"}).
+		AddMessage("user", "hi", session.WithTimestamp(at), session.WithExtra("e", "x"))
+	oslo := time.FixedZone("Oslo", 3600)
+	sameInstant := base.ClearMessages().AddMessage("user", "hi", session.WithTimestamp(at.In(oslo)), session.WithExtra("e", "x"))
+	assert.True(t, base.Equal(base))
+	assert.True(t, base.GetMessages(0)[0].Equal(sameInstant.GetMessages(0)[0]), "timestamps compare as instants")
+
+	different := map[string]session.Session{
+		"name":     base.SetName("other"),
+		"context":  base.SetContext(map[string]any{"k": "w"}),
+		"usage":    base.UpdateTokenUsage(session.TokenUsage{InputTokens: 1}),
+		"messages": base.AddMessage("user", "more"),
+		"cleared":  base.ClearMessages(),
+		"id":       session.New("openai", session.WithName("n")),
+	}
+	for name, other := range different {
+		assert.False(t, base.Equal(other), name)
+		assert.False(t, other.Equal(base), name)
+	}
+	m := base.GetMessages(0)[0]
+	for name, other := range map[string]session.Message{
+		"role":      {Role: "assistant", Content: m.Content, Timestamp: m.Timestamp, Extra: m.Extra},
+		"content":   {Role: m.Role, Content: "other", Timestamp: m.Timestamp, Extra: m.Extra},
+		"timestamp": {Role: m.Role, Content: m.Content, Timestamp: m.Timestamp.Add(1), Extra: m.Extra},
+		"extra":     {Role: m.Role, Content: m.Content, Timestamp: m.Timestamp},
+	} {
+		assert.False(t, m.Equal(other), name)
+	}
+}
