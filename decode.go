@@ -288,13 +288,15 @@ func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
 				return d.typeError("content", stringType)
 			}
 		case "timestamp":
-			nulls &^= nullTimestamp
+			nulls &^= nullTimestamp | zeroTimestamp
 			if d.peek() == 'n' {
 				m.Timestamp = time.Time{}
 				nulls |= nullTimestamp
 				return d.null()
 			}
-			m.Timestamp, err = d.time("timestamp")
+			if m.Timestamp, err = d.time("timestamp"); err == nil && m.Timestamp.IsZero() {
+				nulls |= zeroTimestamp
+			}
 		default:
 			err = d.member(&m.Extra, key, 3)
 		}

@@ -106,7 +106,7 @@ var (
 // are empty. An error is a *fieldError whose path is relative to the message.
 func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
 	keys := messageKeys
-	if m.Timestamp.IsZero() && nulls&nullTimestamp == 0 {
+	if m.Timestamp.IsZero() && nulls&(nullTimestamp|zeroTimestamp) == 0 {
 		keys = messageKeysNoTimestamp
 	}
 	if len(m.Extra) == 0 {
@@ -118,7 +118,7 @@ func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
 		if len(keys) == 3 {
 			b = append(b, `,"timestamp":`...)
 			var err error
-			if b, err = m.appendTimestamp(b); err != nil {
+			if b, err = m.appendTimestamp(b, nulls); err != nil {
 				return b, err
 			}
 		}
@@ -132,7 +132,7 @@ func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
 		case "role":
 			return appendString(b, m.Role), nil
 		default: // "timestamp"
-			return m.appendTimestamp(b)
+			return m.appendTimestamp(b, nulls)
 		}
 	})
 	return append(b, '}'), err
@@ -145,8 +145,8 @@ func (m Message) appendContent(b []byte, nulls nullFields) []byte {
 	return appendString(b, m.Content)
 }
 
-func (m Message) appendTimestamp(b []byte) ([]byte, error) {
-	if m.Timestamp.IsZero() {
+func (m Message) appendTimestamp(b []byte, nulls nullFields) ([]byte, error) {
+	if m.Timestamp.IsZero() && nulls&zeroTimestamp == 0 {
 		return append(b, "null"...), nil
 	}
 	return appendTime(b, m.Timestamp, "timestamp")

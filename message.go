@@ -25,12 +25,14 @@ type Message struct {
 	Extra map[string]any
 }
 
-// nullFields is a set of message fields that a file held as JSON null.
+// nullFields is a set of message fields that a file held as JSON null, or, for
+// zeroTimestamp, as the zero time, which a Message cannot tell from no timestamp.
 type nullFields uint8
 
 const (
 	nullContent nullFields = 1 << iota
 	nullTimestamp
+	zeroTimestamp
 )
 
 // reservedKeys are the message fields with a Message field of their own, which Extra

@@ -185,7 +185,8 @@ func TestNothingLost(t *testing.T) {
 	    {"role": "assistant", "content": null, "timestamp": null,
 	     "tool_calls": [{"id": "call_1", "function": {"name": "f", "arguments": "{}"}}], "n": 18446744073709551615},
 	    {"role": "tool", "content": "ok", "tool_call_id": "call_1", "metadata": {"nothing": null}},
-	    {"role": "user", "content": "\u00e9\ud83d\ude00 <tag> & \u2028"}
+	    {"role": "user", "content": "\u00e9\ud83d\ude00 <tag> & \u2028"},
+	    {"role": "user", "content": "", "timestamp": "0001-01-01T00:00:00Z"}
 	  ],
 	  "schema_version": 2, "tags": ["a"], "extra_null": null
 	}`
