@@ -102,8 +102,9 @@ var (
 	messageKeysNoTimestamp = messageKeys[:2]
 )
 
-// appendJSON appends the JSON object of m to b, with null for the fields in nulls that
-// are empty. An error is a *fieldError whose path is relative to the message.
+// appendJSON appends the JSON object of m to b, writing empty fields as nulls records
+// them: null, or the zero time. An error is a *fieldError whose path is relative to the
+// message.
 func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
 	keys := messageKeys
 	if m.Timestamp.IsZero() && nulls&(nullTimestamp|zeroTimestamp) == 0 {

@@ -15,7 +15,21 @@ import (
 // It fails for the zero Session and for context or Extra values that encoding/json
 // cannot encode, naming the field (session: messages[3].metadata: ...).
 func (s Session) ToJSON() ([]byte, error) {
-	return s.AppendJSON(make([]byte, 0, s.sizeHint()))
+	data, err := s.encode()
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return data, nil
+}
+
+// encode returns the JSON of s in a buffer allocated once. Its errors have no
+// "session: " prefix.
+func (s Session) encode() ([]byte, error) {
+	data, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // AppendJSON appends the JSON encoding of s, as made by ToJSON, to b, for callers that
@@ -93,7 +107,7 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 // can leave it behind, as a hidden ".NAME.tmp-PID-..." file beside path; the next save
 // of path removes such files of processes that are no longer running.
 func (s Session) SaveToFile(path string) error {
-	data, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
+	data, err := s.encode()
 	if err != nil {
 		return fmt.Errorf("session: save %s: %w", path, err)
 	}

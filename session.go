@@ -44,8 +44,8 @@ type Session struct {
 	messages  messageLog
 
 	// nulls records, by message index, which of content and timestamp a loaded file held
-	// as JSON null, so that saving the session again writes null where it read null.
-	// Usually nil; never modified once a Session holds it.
+	// as JSON null (or, for timestamp, as the zero time), so that saving the session
+	// again writes what it read. Usually nil; never modified once a Session holds it.
 	nulls map[int]nullFields
 
 	// Fields a loaded file holds that this package has no field for, kept so that

@@ -247,8 +247,9 @@ func TestZeroSession(t *testing.T) {
 	assert.Empty(t, s.GetMessages(0))
 	assert.Equal(t, map[string]any{}, s.Context())
 	assert.Equal(t, []string{"m0"}, contents(grow(s, "m", 1).GetMessages(0)))
-	_, err := s.ToJSON()
+	data, err := s.ToJSON()
 	assert.ErrorContains(t, err, "session: id: empty")
+	assert.Nil(t, data)
 }
 
 // TestReceiverUnchanged checks that no operation changes the session it is called on.
