@@ -27,6 +27,8 @@ type decoder struct {
 }
 
 // decodeSession decodes the JSON of a session. Its errors have no "session: " prefix.
+// Malformed JSON is always reported as such, as a *json.SyntaxError, even where the
+// decoder found a wrong value before the place where the JSON breaks.
 func decodeSession(data []byte) (Session, error) {
 	d := decoder{data: data}
 	s, err := d.session()
@@ -36,7 +38,7 @@ func decodeSession(data []byte) (Session, error) {
 			err = errSyntax
 		}
 	}
-	if errors.Is(err, errSyntax) {
+	if err != nil && (errors.Is(err, errSyntax) || !json.Valid(data)) {
 		return Session{}, syntaxError(data, d.pos)
 	}
 	return s, err
@@ -78,7 +80,6 @@ var (
 	intType      = reflect.TypeFor[int]()
 	messageType  = reflect.TypeFor[Message]()
 	messagesType = reflect.TypeFor[[]Message]()
-	mapType      = reflect.TypeFor[map[string]any]()
 	usageType    = reflect.TypeFor[TokenUsage]()
 	sessionType  = reflect.TypeFor[Session]()
 )
@@ -88,9 +89,6 @@ func (d *decoder) session() (Session, error) {
 	var msgs []Message
 	var hasID, hasCreated, hasUpdated bool
 	if d.peek() != '{' {
-		if !json.Valid(d.data) {
-			return s, errSyntax
-		}
 		return s, d.typeError("", sessionType)
 	}
 	err := d.object(0, func(key []byte) error {
@@ -109,17 +107,17 @@ func (d *decoder) session() (Session, error) {
 		case "name":
 			s.name, err = d.optionalString("name")
 		case "created_at":
-			s.createdAt, err = d.time("created_at")
+			s.created, err = d.time("created_at")
 			hasCreated = true
 		case "updated_at":
-			s.updatedAt, err = d.time("updated_at")
+			s.updated, err = d.time("updated_at")
 			hasUpdated = true
 		case "context":
-			s.context, err = d.objectOrNull("context", 1)
+			s.context, s.otherContext, err = d.context()
 		case "token_usage":
-			s.usage, s.unknownUsage, err = d.usage()
+			s.usage, s.usageKeys, s.unknownUsage, err = d.usage()
 		case "messages":
-			msgs, s.nulls, err = d.messages()
+			msgs, err = d.messages()
 		default:
 			err = d.member(&s.unknown, key, 1)
 		}
@@ -170,55 +168,62 @@ func (d *decoder) optionalString(path string) (optionalString, error) {
 	return optionalString{value: s, ok: true}, err
 }
 
-func (d *decoder) time(path string) (time.Time, error) {
+// time reads a required time: a string in one of the forms parseTime reads.
+func (d *decoder) time(path string) (keptTime, error) {
 	if d.peek() != '"' {
-		return time.Time{}, d.typeError(path, timeType)
+		return keptTime{}, d.typeError(path, timeType)
 	}
 	s, err := d.str()
 	if err != nil {
-		return time.Time{}, err
+		return keptTime{}, err
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	k, err := readTime(s)
 	if err != nil {
-		return time.Time{}, &fieldError{path, err}
+		return keptTime{}, &fieldError{path, err}
 	}
-	return t.UTC(), nil
+	return k, nil
 }
 
-// objectOrNull reads an object of any values, or null; an empty object is nil.
-func (d *decoder) objectOrNull(path string, depth int) (map[string]any, error) {
-	if null, err := d.nullOr('{', path, mapType); null || err != nil {
-		return nil, err
+// context reads the context: an object, kept as a map (nil when empty), or any other
+// JSON value, kept as it is.
+func (d *decoder) context() (map[string]any, keptValue, error) {
+	v, err := d.value(1)
+	if m, ok := v.(map[string]any); ok {
+		if len(m) == 0 {
+			m = nil
+		}
+		return m, keptValue{}, err
 	}
-	m, err := d.value(depth)
-	if m := m.(map[string]any); err == nil && len(m) > 0 {
-		return m, nil
-	}
-	return nil, err
+	return nil, keptValue{value: v, ok: true}, err
 }
 
-func (d *decoder) usage() (TokenUsage, map[string]any, error) {
+func (d *decoder) usage() (TokenUsage, usageKeySet, map[string]any, error) {
 	var u TokenUsage
+	var keys usageKeySet
 	var unknown map[string]any
 	if null, err := d.nullOr('{', "token_usage", usageType); null || err != nil {
-		return u, nil, err
+		return u, 0, nil, err
 	}
 	err := d.object(1, func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "input_tokens":
-			u.InputTokens, err = d.tokenCount("token_usage.input_tokens")
-		case "output_tokens":
-			u.OutputTokens, err = d.tokenCount("token_usage.output_tokens")
-		default:
-			err = d.member(&unknown, key, 2)
+		i := usageField(string(key))
+		if i < 0 {
+			return d.member(&unknown, key, 2)
 		}
+		if !usageFields[i].always {
+			keys |= 1 << i
+		}
+		n, err := d.tokenCount("token_usage." + usageFields[i].key)
+		*usageFields[i].count(&u) = n
 		return err
 	})
-	return u, unknown, err
+	return u, keys, unknown, err
 }
 
+// tokenCount reads a count of tokens: a whole number, not negative; null is 0.
 func (d *decoder) tokenCount(path string) (int, error) {
+	if d.peek() == 'n' {
+		return 0, d.null()
+	}
 	if c := d.peek(); c != '-' && !isDigit(c) {
 		return 0, d.typeError(path, intType)
 	}
@@ -236,35 +241,27 @@ func (d *decoder) tokenCount(path string) (int, error) {
 	return n, nil
 }
 
-// messages reads the list of messages, and which of their fields are null.
-func (d *decoder) messages() ([]Message, map[int]nullFields, error) {
+// messages reads the list of messages.
+func (d *decoder) messages() ([]Message, error) {
 	if null, err := d.nullOr('[', "messages", messagesType); null || err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var msgs []Message
-	var nulls map[int]nullFields
 	err := d.array(1, func(i int) error {
-		m, null, err := d.message(i)
-		if err != nil {
-			return err
-		}
+		m, err := d.message()
 		msgs = append(msgs, m)
-		if null != 0 {
-			if nulls == nil {
-				nulls = make(map[int]nullFields)
-			}
-			nulls[i] = null
-		}
-		return nil
+		return within(fmt.Sprintf("messages[%d]", i), err)
 	})
-	return msgs, nulls, err
+	return msgs, err
 }
 
-func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
+// message reads a message. An error's path is relative to the message.
+func (d *decoder) message() (m Message, err error) {
 	if d.peek() != '{' {
-		return m, 0, d.typeError(fmt.Sprintf("messages[%d]", i), messageType)
+		return m, d.typeError("", messageType)
 	}
 	var hasRole, hasContent bool
+	var kept keptFields
 	err = d.object(2, func(key []byte) error {
 		var err error
 		switch string(key) {
@@ -276,26 +273,19 @@ func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
 			hasRole = true
 		case "content":
 			hasContent = true
-			nulls &^= nullContent
-			switch d.peek() {
-			case 'n':
-				m.Content = ""
-				nulls |= nullContent
-				return d.null()
-			case '"':
-				m.Content, err = d.str()
-			default:
-				return d.typeError("content", stringType)
-			}
+			m.Content, m.Parts, kept.content, err = d.content()
 		case "timestamp":
-			nulls &^= nullTimestamp | zeroTimestamp
-			if d.peek() == 'n' {
-				m.Timestamp = time.Time{}
-				nulls |= nullTimestamp
-				return d.null()
-			}
-			if m.Timestamp, err = d.time("timestamp"); err == nil && m.Timestamp.IsZero() {
-				nulls |= zeroTimestamp
+			m.Timestamp, kept.timestamp, kept.timestampAt, err = d.timestamp()
+		case "token_usage":
+			var v any
+			if v, err = d.value(3); err == nil {
+				if u, ok := messageUsage(v); ok {
+					m.Usage = u
+					delete(m.Extra, "token_usage")
+				} else {
+					m.Usage = TokenUsage{}
+					setMember(&m.Extra, "token_usage", v)
+				}
 			}
 		default:
 			err = d.member(&m.Extra, key, 3)
@@ -308,10 +298,86 @@ func (d *decoder) message(i int) (m Message, nulls nullFields, err error) {
 	if err == nil && !hasContent {
 		err = &fieldError{"content", errors.New("missing")}
 	}
-	if _, ok := err.(*fieldError); ok {
-		err = within(fmt.Sprintf("messages[%d]", i), err)
+	if kept.content.ok || kept.timestamp.ok {
+		m.kept = &kept
 	}
-	return m, nulls, err
+	return m, err
+}
+
+// setMember sets (*m)[key], making *m if it is nil.
+func setMember(m *map[string]any, key string, v any) {
+	if *m == nil {
+		*m = make(map[string]any)
+	}
+	(*m)[key] = v
+}
+
+// content reads a message's content: a string, a list of objects (parts, and their
+// text), or any other value, kept as it is.
+func (d *decoder) content() (text string, parts []map[string]any, kept keptValue, err error) {
+	if d.peek() == '"' {
+		text, err = d.str()
+		return text, nil, keptValue{}, err
+	}
+	v, err := d.value(3)
+	if list, ok := v.([]any); ok {
+		parts = make([]map[string]any, len(list))
+		for i, e := range list {
+			if parts[i], ok = e.(map[string]any); !ok {
+				break
+			}
+		}
+		if ok {
+			return partsText(parts), parts, keptValue{}, err
+		}
+	}
+	return "", nil, keptValue{value: v, ok: true}, err
+}
+
+// timestamp reads a message's timestamp. A string in timeLayout is only a time; any
+// other value is kept to be written back, with the time it parses to, if it does.
+func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err error) {
+	v, err := d.value(3)
+	if err != nil {
+		return t, kept, at, err
+	}
+	if text, ok := v.(string); ok {
+		if k, perr := readTime(text); perr == nil {
+			if k.text == "" {
+				return k.at, keptValue{}, time.Time{}, nil
+			}
+			t = k.at
+		}
+	}
+	return t, keptValue{value: v, ok: true}, t, nil
+}
+
+// messageUsage returns the usage in a message's token_usage, v, if v is exactly what
+// appendUsage writes for a usage that is not zero; otherwise v is kept as an extra field.
+func messageUsage(v any) (TokenUsage, bool) {
+	var u TokenUsage
+	m, ok := v.(map[string]any)
+	if !ok {
+		return u, false
+	}
+	for key, e := range m {
+		i := usageField(key)
+		num, ok := e.(json.Number)
+		if i < 0 || !ok {
+			return u, false
+		}
+		n, err := strconv.Atoi(string(num))
+		if err != nil || n < 0 || strconv.Itoa(n) != string(num) || (n == 0 && !usageFields[i].always) {
+			return u, false
+		}
+		*usageFields[i].count(&u) = n
+	}
+	for _, f := range usageFields {
+		if _, ok := m[f.key]; f.always && !ok {
+			return u, false
+		}
+	}
+	return u, !u.IsZero()
 }
 
 // role reads a string, without allocating for the common roles.

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -27,11 +25,14 @@ func (e *fieldError) Error() string {
 }
 func (e *fieldError) Unwrap() error { return e.err }
 
-// within returns err, a *fieldError, with its path made relative to the field named by
-// path.
+// within returns err with its path made relative to the field named by path, if it is
+// a *fieldError; any other error as it is.
 func within(path string, err error) error {
-	fe := err.(*fieldError)
-	return &fieldError{path + "." + fe.path, fe.err}
+	fe, ok := err.(*fieldError)
+	if !ok {
+		return err
+	}
+	return &fieldError{joinPath(path, fe.path), fe.err}
 }
 
 // errZeroSession is reported when encoding a Session that New did not make.
@@ -45,14 +46,20 @@ func (s Session) appendJSON(b []byte) ([]byte, error) {
 	if s.id == "" {
 		return b, &fieldError{"id", errZeroSession}
 	}
+	if s.contextErr != nil {
+		return b, s.contextErr
+	}
 	var err error
 	b = append(b, '{')
-	b, err = appendMerged(b, sessionKeys, s.unknown, "", func(b []byte, key string) ([]byte, error) {
+	b, err = appendMerged(b, sessionKeys, s.unknown, func(b []byte, key string) ([]byte, error) {
 		switch key {
 		case "context":
-			return appendObject(b, s.context, "context")
+			if s.otherContext.ok {
+				return appendValue(b, s.otherContext.value)
+			}
+			return appendObject(b, s.context)
 		case "created_at":
-			return appendTime(b, s.createdAt, "created_at")
+			return s.created.appendJSON(b)
 		case "id":
 			return appendString(b, s.id), nil
 		case "llm_backend":
@@ -62,23 +69,28 @@ func (s Session) appendJSON(b []byte) ([]byte, error) {
 		case "name":
 			return appendOptional(b, s.name), nil
 		case "token_usage":
-			return s.appendUsage(b)
+			return appendUsage(b, s.usage, s.usageKeys, s.unknownUsage)
 		default: // "updated_at"
-			return appendTime(b, s.updatedAt, "updated_at")
+			return s.updated.appendJSON(b)
 		}
 	})
 	return append(b, '}'), err
 }
 
-var usageKeys = []string{"input_tokens", "output_tokens"}
-
-func (s Session) appendUsage(b []byte) ([]byte, error) {
-	b = append(b, '{')
-	b, err := appendMerged(b, usageKeys, s.unknownUsage, "token_usage", func(b []byte, key string) ([]byte, error) {
-		if key == "input_tokens" {
-			return strconv.AppendInt(b, int64(s.usage.InputTokens), 10), nil
+// appendUsage appends the token_usage object of u: see usageFields. keys are the keys
+// to write even when their count is zero, and unknown the keys a file held besides.
+func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]any) ([]byte, error) {
+	var known [len(usageFields)]string
+	n := 0
+	for i, f := range usageFields {
+		if f.always || keys.has(i) || *f.count(&u) != 0 {
+			known[n] = f.key
+			n++
 		}
-		return strconv.AppendInt(b, int64(s.usage.OutputTokens), 10), nil
+	}
+	b = append(b, '{')
+	b, err := appendMerged(b, known[:n], unknown, func(b []byte, key string) ([]byte, error) {
+		return strconv.AppendInt(b, int64(*usageFields[usageField(key)].count(&u)), 10), nil
 	})
 	return append(b, '}'), err
 }
@@ -90,73 +102,79 @@ func (s Session) appendMessages(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = m.appendJSON(b, s.nulls[i]); err != nil {
-			return b, within(fmt.Sprintf("messages[%d]", i), err)
+		if b, err = m.appendJSON(b); err != nil {
+			return b, prefixPath(fmt.Sprintf("[%d]", i), err)
 		}
 	}
 	return append(b, ']'), nil
 }
 
 var (
-	messageKeys            = []string{"content", "role", "timestamp"}
-	messageKeysNoTimestamp = messageKeys[:2]
+	messageKeys            = []string{"content", "role", "timestamp", "token_usage"}
+	messageKeysNoTimestamp = []string{"content", "role", "token_usage"}
 )
 
-// appendJSON appends the JSON object of m to b, writing empty fields as nulls records
-// them: null, or the zero time. An error is a *fieldError whose path is relative to the
-// message.
-func (m Message) appendJSON(b []byte, nulls nullFields) ([]byte, error) {
+// appendJSON appends the JSON object of m to b. An error is a *fieldError whose path is
+// relative to the message.
+func (m Message) appendJSON(b []byte) ([]byte, error) {
+	if err := m.err(); err != nil {
+		return b, err
+	}
+	keptStamp := m.keptTimestamp()
 	keys := messageKeys
-	if m.Timestamp.IsZero() && nulls&(nullTimestamp|zeroTimestamp) == 0 {
+	if m.Timestamp.IsZero() && !keptStamp.ok {
 		keys = messageKeysNoTimestamp
 	}
-	if len(m.Extra) == 0 {
+	if m.Usage.IsZero() {
+		keys = keys[:len(keys)-1]
+	}
+	if len(m.Extra) == 0 && m.kept == nil && m.Parts == nil && len(keys) == 3 {
 		// The common case, without the closure and sorting of appendMerged.
 		b = append(b, `{"content":`...)
-		b = m.appendContent(b, nulls)
+		b = appendString(b, m.Content)
 		b = append(b, `,"role":`...)
 		b = appendString(b, m.Role)
-		if len(keys) == 3 {
-			b = append(b, `,"timestamp":`...)
-			var err error
-			if b, err = m.appendTimestamp(b, nulls); err != nil {
-				return b, err
-			}
+		b = append(b, `,"timestamp":`...)
+		b, err := appendTime(b, m.Timestamp)
+		if err != nil {
+			return b, prefixPath("timestamp", err)
 		}
 		return append(b, '}'), nil
 	}
 	b = append(b, '{')
-	b, err := appendMerged(b, keys, m.Extra, "", func(b []byte, key string) ([]byte, error) {
+	b, err := appendMerged(b, keys, m.Extra, func(b []byte, key string) ([]byte, error) {
 		switch key {
 		case "content":
-			return m.appendContent(b, nulls), nil
+			return m.appendContent(b)
 		case "role":
 			return appendString(b, m.Role), nil
-		default: // "timestamp"
-			return m.appendTimestamp(b, nulls)
+		case "timestamp":
+			if keptStamp.ok {
+				return appendValue(b, keptStamp.value)
+			}
+			return appendTime(b, m.Timestamp)
+		default: // "token_usage"
+			return appendUsage(b, m.Usage, 0, nil)
 		}
 	})
 	return append(b, '}'), err
 }
 
-func (m Message) appendContent(b []byte, nulls nullFields) []byte {
-	if m.Content == "" && nulls&nullContent != 0 {
-		return append(b, "null"...)
+func (m Message) appendContent(b []byte) ([]byte, error) {
+	if m.Parts != nil {
+		return appendArray(b, m.Parts)
 	}
-	return appendString(b, m.Content)
-}
-
-func (m Message) appendTimestamp(b []byte, nulls nullFields) ([]byte, error) {
-	if m.Timestamp.IsZero() && nulls&zeroTimestamp == 0 {
-		return append(b, "null"...), nil
+	if kept := m.keptContent(); kept.ok {
+		return appendValue(b, kept.value)
 	}
-	return appendTime(b, m.Timestamp, "timestamp")
+	return appendString(b, m.Content), nil
 }
 
 // appendMerged appends the members of an object whose known keys (sorted, written by
 // appendKnown) and extra keys (written as JSON values) are merged in sorted order. An
-// extra key equal to a known key is skipped. path names the object in errors.
-func appendMerged(b []byte, known []string, extra map[string]any, path string,
+// extra key equal to a known key is skipped. An error is a *fieldError with a path
+// relative to the object.
+func appendMerged(b []byte, known []string, extra map[string]any,
 	appendKnown func(b []byte, key string) ([]byte, error)) ([]byte, error) {
 	var extraKeys []string
 	if len(extra) > 0 {
@@ -164,14 +182,14 @@ func appendMerged(b []byte, known []string, extra map[string]any, path string,
 	}
 	first := true
 	for len(known) > 0 || len(extraKeys) > 0 {
-		var err error
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
+		var key string
+		var err error
 		if len(extraKeys) == 0 || (len(known) > 0 && known[0] <= extraKeys[0]) {
-			key := known[0]
-			known = known[1:]
+			key, known = known[0], known[1:]
 			if len(extraKeys) > 0 && extraKeys[0] == key {
 				extraKeys = extraKeys[1:]
 			}
@@ -179,24 +197,29 @@ func appendMerged(b []byte, known []string, extra map[string]any, path string,
 			b = append(b, ':')
 			b, err = appendKnown(b, key)
 		} else {
-			key := extraKeys[0]
-			extraKeys = extraKeys[1:]
+			key, extraKeys = extraKeys[0], extraKeys[1:]
 			b = appendString(b, key)
 			b = append(b, ':')
-			b, err = appendValue(b, extra[key], joinPath(path, key))
+			b, err = appendValue(b, extra[key])
 		}
 		if err != nil {
-			return b, err
+			return b, prefixPath(key, err)
 		}
 	}
 	return b, nil
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
+// joinPath returns the path of the field rest within the field path: "a.b", "a[0]".
+func joinPath(path, rest string) string {
+	switch {
+	case path == "":
+		return rest
+	case rest == "":
+		return path
+	case rest[0] == '[':
+		return path + rest
 	}
-	return path + "." + key
+	return path + "." + rest
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -215,19 +238,9 @@ func appendOptional(b []byte, s optionalString) []byte {
 	return appendString(b, s.value)
 }
 
-// appendTime appends t as an RFC 3339 string with as many fractional digits as it
-// needs, in UTC.
-func appendTime(b []byte, t time.Time, path string) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, &fieldError{path, fmt.Errorf("year %d outside of range [0,9999]", y)}
-	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
-}
-
-// appendObject appends m as a JSON object with sorted keys; a nil m is {}.
-func appendObject(b []byte, m map[string]any, path string) ([]byte, error) {
+// appendObject appends m as a JSON object with sorted keys; a nil m is {}. An error
+// is a *fieldError with a path relative to m.
+func appendObject(b []byte, m map[string]any) ([]byte, error) {
 	b = append(b, '{')
 	for i, k := range sortedKeys(m) {
 		if i > 0 {
@@ -236,16 +249,17 @@ func appendObject(b []byte, m map[string]any, path string) ([]byte, error) {
 		b = appendString(b, k)
 		b = append(b, ':')
 		var err error
-		if b, err = appendValue(b, m[k], joinPath(path, k)); err != nil {
-			return b, err
+		if b, err = appendValue(b, m[k]); err != nil {
+			return b, prefixPath(k, err)
 		}
 	}
 	return append(b, '}'), nil
 }
 
-// appendValue appends the JSON encoding of v. The types that JSON decodes into (and the
-// common numbers) are written here; any other value is written by encoding/json.
-func appendValue(b []byte, v any, path string) ([]byte, error) {
+// appendValue appends the JSON encoding of v. JSON values, the ones a Session holds,
+// are written here; any other value is converted to them first, as WithExtra does. An
+// error is a *fieldError with a path relative to v.
+func appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -254,59 +268,47 @@ func appendValue(b []byte, v any, path string) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case json.Number:
-		if !isValidNumber(string(v)) {
-			return b, &fieldError{path, fmt.Errorf("invalid number literal %q", string(v))}
+		n, err := number(v)
+		if err != nil {
+			return b, &fieldError{"", err}
 		}
-		return append(b, v...), nil
-	case float64:
-		return appendFloat(b, v, path)
-	case int:
-		return strconv.AppendInt(b, int64(v), 10), nil
-	case int64:
-		return strconv.AppendInt(b, v, 10), nil
+		return append(b, n...), nil
 	case map[string]any:
-		return appendObject(b, v, path)
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		return appendObject(b, v)
+	case []map[string]any:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		return appendArray(b, v)
 	case []any:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendValue(b, e, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v)
 	}
-	data, err := json.Marshal(v)
+	c, err := jsonValue(v, 0)
 	if err != nil {
-		return b, &fieldError{path, err}
+		return b, prefixPath("", err)
 	}
-	return append(b, data...), nil
+	return appendValue(b, c)
 }
 
-// appendFloat writes f as encoding/json does.
-func appendFloat(b []byte, f float64, path string) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return b, &fieldError{path, fmt.Errorf("unsupported value: %v", f)}
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// Turn e-09 into e-9, as encoding/json does.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
+// appendArray appends a as a JSON array.
+func appendArray[E any](b []byte, a []E) ([]byte, error) {
+	b = append(b, '[')
+	for i, e := range a {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendValue(b, e); err != nil {
+			return b, prefixPath(fmt.Sprintf("[%d]", i), err)
 		}
 	}
-	return b, nil
+	return append(b, ']'), nil
 }
 
 const hexDigits = "0123456789abcdef"
@@ -341,6 +343,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}

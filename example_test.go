@@ -1,10 +1,11 @@
 package session_test
 
 import (
+	"encoding/json"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/exllm-go/session"
@@ -128,7 +129,7 @@ func ExampleSession_UpdateTokenUsage() {
 		UpdateTokenUsage(session.TokenUsage{InputTokens: 100, OutputTokens: 150}).
 		UpdateTokenUsage(session.TokenUsage{InputTokens: 20, OutputTokens: 30})
 	fmt.Printf("%+v total=%d\n", s.TokenUsage(), s.TotalTokens())
-	// Output: {InputTokens:120 OutputTokens:180} total=300
+	// Output: {InputTokens:120 OutputTokens:180 CacheReadTokens:0 CacheWriteTokens:0 ReasoningTokens:0} total=300
 }
 
 func ExampleFromJSON() {
@@ -137,40 +138,44 @@ func ExampleFromJSON() {
 		"name":"Test Chat","token_usage":{"input_tokens":10,"output_tokens":15},"updated_at":"2026-11-24T14:23:55.857031Z"}`)
 	s, err := session.FromJSON(data)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println(s.Name(), s.Len(), s.TotalTokens())
 
 	out, err := s.ToJSON()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println(string(out))
 
-	_, err = session.FromJSON([]byte(`{"id":"x","created_at":"2026-11-24T14:23:55Z","updated_at":"2026-11-24T14:23:55Z",
-		"messages":[{"role":"user","content":"Hello!","timestamp":"yesterday"}]}`))
+	_, err = session.FromJSON([]byte(`{"id":"x","created_at":"2026-11-24T14:23:55Z","updated_at":"yesterday"}`))
 	fmt.Println(err)
 	// Output:
 	// Test Chat 1 25
 	// {"context":{},"created_at":"2026-11-24T14:23:55.854406Z","id":"c017f8f90719135e000341031ca258d0","llm_backend":"anthropic","messages":[{"content":"Hello!","role":"user","timestamp":"2026-11-24T14:23:55.857017Z"}],"name":"Test Chat","token_usage":{"input_tokens":10,"output_tokens":15},"updated_at":"2026-11-24T14:23:55.857031Z"}
-	// session: messages[0].timestamp: parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"
+	// session: updated_at: parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"
 }
 
 func ExampleSession_SaveToFile() {
 	dir, err := os.MkdirTemp("", "session-example")
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "my_session.json")
 
 	s := session.New("anthropic").AddMessage("user", "Hello!")
 	if err := s.SaveToFile(path); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	loaded, err := session.LoadFromFile(path)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println(loaded.Equal(s), loaded.GetMessages(0)[0].Content)
 	// Output: true Hello!
@@ -200,4 +205,152 @@ func ExampleSession_Window() {
 	// assistant: 9801
 	// user: And 100 squared?
 	// 5 of 202 messages
+}
+
+// Multimodal messages (OpenAI's content parts, Anthropic's content blocks) keep their
+// parts; Content holds their text, for code that reads text only.
+func ExampleWithParts() {
+	s := session.New("openai").AddMessage("user", "", session.WithParts(
+		map[string]any{"type": "text", "text": "What is in this picture?"},
+		map[string]any{"type": "image_url", "image_url": map[string]any{"url": "https://example.com/cat.png"}},
+	))
+	m := s.GetMessages(1)[0]
+	fmt.Println(m.Content)
+	fmt.Println(len(m.Parts), m.Parts[1]["type"])
+	data, _ := m.MarshalJSON()
+	fmt.Println(string(data[:strings.Index(string(data), `,"role"`)]))
+	// Output:
+	// What is in this picture?
+	// 2 image_url
+	// {"content":[{"text":"What is in this picture?","type":"text"},{"image_url":{"url":"https://example.com/cat.png"},"type":"image_url"}]
+}
+
+// A value of your own type given to WithExtra is stored as the JSON it encodes to,
+// exactly what loading the session from a file gives: Window and a reload see the same.
+func ExampleWithExtra() {
+	type function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	}
+	type toolCall struct {
+		ID       string   `json:"id"`
+		Type     string   `json:"type"`
+		Function function `json:"function"`
+	}
+	calls := []toolCall{{ID: "call_1", Type: "function", Function: function{Name: "current_time", Arguments: "{}"}}}
+	s := session.New("openai").AddMessage("assistant", "", session.WithExtra("tool_calls", calls))
+
+	stored := s.GetMessages(1)[0].Extra["tool_calls"].([]any)
+	fmt.Printf("%T %v\n", stored[0], stored[0].(map[string]any)["id"])
+
+	_, err := s.AddMessage("user", "x", session.WithExtra("bad", make(chan int))).ToJSON()
+	fmt.Println(err)
+	// Output:
+	// map[string]interface {} call_1
+	// session: messages[1].bad: json: unsupported type: chan int
+}
+
+// An OpenAI Chat Completions usage maps onto TokenUsage as it is: its prompt_tokens
+// already count the cached ones.
+func ExampleWithUsage_openAI() {
+	var resp struct {
+		Usage struct {
+			PromptTokens        int `json:"prompt_tokens"`
+			CompletionTokens    int `json:"completion_tokens"`
+			PromptTokensDetails struct {
+				CachedTokens int `json:"cached_tokens"`
+			} `json:"prompt_tokens_details"`
+			CompletionTokensDetails struct {
+				ReasoningTokens int `json:"reasoning_tokens"`
+			} `json:"completion_tokens_details"`
+		} `json:"usage"`
+	}
+	_ = json.Unmarshal([]byte(`{"usage":{"prompt_tokens":2000,"completion_tokens":300,
+		"prompt_tokens_details":{"cached_tokens":1500},"completion_tokens_details":{"reasoning_tokens":200}}}`), &resp)
+
+	u := session.TokenUsage{
+		InputTokens:     resp.Usage.PromptTokens,
+		OutputTokens:    resp.Usage.CompletionTokens,
+		CacheReadTokens: resp.Usage.PromptTokensDetails.CachedTokens,
+		ReasoningTokens: resp.Usage.CompletionTokensDetails.ReasoningTokens,
+	}
+	s := session.New("openai").AddMessage("assistant", "It is noon.", session.WithUsage(u))
+
+	// Example prices per million tokens, not any model's.
+	price := session.Price{Input: 2.50, CacheRead: 1.25, Output: 10}
+	fmt.Printf("%+v\n", s.GetMessages(1)[0].Usage)
+	fmt.Println(s.TotalTokens(), s.TokenUsage().Cost(price))
+	// Output:
+	// {InputTokens:2000 OutputTokens:300 CacheReadTokens:1500 CacheWriteTokens:0 ReasoningTokens:200}
+	// 2300 0.006125
+}
+
+// Anthropic's input_tokens leave out the cached tokens, which it reports apart: add them
+// in, so that InputTokens counts all input as TokenUsage means it.
+func ExampleWithUsage_anthropic() {
+	var resp struct {
+		Usage struct {
+			InputTokens              int `json:"input_tokens"`
+			OutputTokens             int `json:"output_tokens"`
+			CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+			CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+		} `json:"usage"`
+	}
+	_ = json.Unmarshal([]byte(`{"usage":{"input_tokens":500,"output_tokens":300,
+		"cache_read_input_tokens":1500,"cache_creation_input_tokens":0}}`), &resp)
+
+	r := resp.Usage
+	u := session.TokenUsage{
+		InputTokens:      r.InputTokens + r.CacheReadInputTokens + r.CacheCreationInputTokens,
+		OutputTokens:     r.OutputTokens,
+		CacheReadTokens:  r.CacheReadInputTokens,
+		CacheWriteTokens: r.CacheCreationInputTokens,
+	}
+	s := session.New("anthropic").AddMessage("assistant", "It is noon.", session.WithUsage(u))
+
+	// Example prices per million tokens, not any model's.
+	price := session.Price{Input: 3, CacheRead: 0.30, CacheWrite: 3.75, Output: 15}
+	fmt.Println(s.TokenUsage().InputTokens, s.TotalTokens(), s.TokenUsage().Cost(price))
+	// Output: 2000 2300 0.00645
+}
+
+// To answer the last question again, go back to the session before the answer: the
+// answer's usage stays counted.
+func ExampleSession_Truncate() {
+	s := session.New("openai").
+		AddMessage("user", "Name a color.").
+		AddMessage("assistant", "Blue.", session.WithUsage(session.TokenUsage{InputTokens: 10, OutputTokens: 2}))
+
+	retry := s.Truncate(s.Len()-1).
+		AddMessage("assistant", "Green.", session.WithUsage(session.TokenUsage{InputTokens: 10, OutputTokens: 2}))
+	fmt.Println(s.GetMessages(1)[0].Content, retry.GetMessages(1)[0].Content, retry.Len(), retry.TotalTokens())
+	// Output: Blue. Green. 2 24
+}
+
+// A struct that embeds a Session takes on its MarshalJSON, which encodes the session
+// alone, as a struct that embeds a time.Time encodes as the time: the struct's own fields
+// are lost. Hold the session in a named field.
+func ExampleSession_embedding() {
+	type embedded struct {
+		session.Session
+		Owner string `json:"owner"`
+	}
+	type named struct {
+		Session session.Session `json:"session"`
+		Owner   string          `json:"owner"`
+	}
+	s := session.New("openai")
+
+	data, _ := json.Marshal(embedded{Session: s, Owner: "ann"})
+	fmt.Println(strings.Contains(string(data), "ann"))
+	data, _ = json.Marshal(named{Session: s, Owner: "ann"})
+	fmt.Println(strings.Contains(string(data), "ann"))
+
+	var back named
+	_ = json.Unmarshal(data, &back)
+	fmt.Println(back.Owner, back.Session.Equal(s))
+	// Output:
+	// false
+	// true
+	// ann true
 }

@@ -14,23 +14,25 @@ import (
 
 // writeFileAtomic replaces the file at path with data so that, whenever the process or
 // the machine stops, path holds its old content or data, whole (the pattern of
-// github.com/google/renameio). A symbolic link at path is followed. A new file gets mode
-// 0600, an existing one keeps its mode. An error before the rename leaves path unchanged
-// and no temporary file behind; a temporary file that a killed process left is removed
-// by the next save of the same path.
+// github.com/google/renameio): see Session.SaveToFile for what it keeps of an existing
+// file. An error before the rename leaves path unchanged.
 func writeFileAtomic(path string, data []byte) error {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	path, err := resolveLinks(path)
+	if err != nil {
+		return err
 	}
 	perm := fs.FileMode(0o600)
-	switch info, err := os.Stat(path); {
+	info, err := os.Stat(path)
+	switch {
 	case err == nil && info.IsDir():
 		return errors.New("is a directory")
 	case err == nil && !info.Mode().IsRegular():
 		return fmt.Errorf("not a regular file (%s)", info.Mode().Type())
 	case err == nil:
-		perm = info.Mode().Perm()
-	case !errors.Is(err, fs.ErrNotExist):
+		perm = info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	case errors.Is(err, fs.ErrNotExist):
+		info = nil
+	default:
 		return err
 	}
 	// The temporary file must be in path's directory: rename is atomic only within one
@@ -39,9 +41,10 @@ func writeFileAtomic(path string, data []byte) error {
 	if dir == "" {
 		dir = "."
 	}
-	err := writeAndRename(dir, base, path, data, perm, true)
+	file := newFile{data: data, perm: perm, old: info}
+	err = writeAndRename(dir, base, path, file, true)
 	if errors.Is(err, errors.ErrUnsupported) {
-		err = writeAndRename(dir, base, path, data, perm, false)
+		err = writeAndRename(dir, base, path, file, false)
 	}
 	if err != nil {
 		return err
@@ -50,12 +53,48 @@ func writeFileAtomic(path string, data []byte) error {
 	return syncDir(dir)
 }
 
-// writeAndRename writes data with mode perm to a new file in dir, syncs it and renames it
+// maxLinks is how many symbolic links resolveLinks follows, as Linux's path lookup.
+const maxLinks = 40
+
+// resolveLinks returns the path of the file that path names once the symbolic links
+// at its end are followed, even if the last names a file that does not exist yet.
+func resolveLinks(path string) (string, error) {
+	for range maxLinks {
+		info, err := os.Lstat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return path, nil
+		case err != nil:
+			return "", err
+		case info.Mode()&fs.ModeSymlink == 0:
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("more than %d symbolic links", maxLinks)
+}
+
+// newFile is what writeAndRename writes: data, with mode perm and, where it may, the
+// owner of the file it replaces, old (nil if there is none).
+type newFile struct {
+	data []byte
+	perm fs.FileMode
+	old  fs.FileInfo
+}
+
+// writeAndRename writes file to a new file in dir, syncs it and renames it
 // to target. With unnamed, the file has no name until it is whole and synced (Linux's
 // O_TMPFILE), and then a temporary name only until the rename that follows at once, so
 // that a process killed while saving almost never leaves it behind; where that is
 // unsupported, writeAndRename reports errors.ErrUnsupported.
-func writeAndRename(dir, base, target string, data []byte, perm fs.FileMode, unnamed bool) (err error) {
+func writeAndRename(dir, base, target string, file newFile, unnamed bool) (err error) {
 	var f *os.File
 	var name string // the temporary file's name, while it has one
 	if unnamed {
@@ -77,10 +116,14 @@ func writeAndRename(dir, base, target string, data []byte, perm fs.FileMode, unn
 			}
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if _, err = f.Write(file.data); err != nil {
 		return err
 	}
-	if err = f.Chmod(perm); err != nil {
+	// Chown before Chmod: changing the owner clears the setuid and setgid bits.
+	if err = keepOwner(f, file.old); err != nil {
+		return err
+	}
+	if err = f.Chmod(file.perm); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {

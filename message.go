@@ -1,43 +1,97 @@
 package session
 
 import (
+	"errors"
+	"fmt"
 	"iter"
 	"reflect"
-	"sync/atomic"
+	"strings"
 	"time"
 )
 
 // Message is one message of a conversation, as ExLLM.Session.Types.message.
 //
-// The Messages a Session hands out are copies: changing one, or its Extra map, changes
-// no Session.
+// The Messages a Session hands out are copies: changing one, or a map or slice in it,
+// changes no Session.
 type Message struct {
 	// Role is who speaks: "system", "user", "assistant", "tool", ...
 	Role string
-	// Content is the text of the message.
+	// Content is the text of the message: its content when that is a string, or the
+	// text of its "text" parts, joined by newlines, when it has Parts.
 	Content string
-	// Timestamp is when the message was added, in UTC; the zero Time means none was
-	// recorded, and the message's JSON then has no "timestamp".
+	// Parts is the content when it is a list of parts, as in OpenAI's multimodal
+	// messages ({"type": "text", "text": ...}, {"type": "image_url", ...}) and
+	// Anthropic's content blocks ({"type": "tool_use", ...}); nil when the content is
+	// a string. When Parts is not nil, it is what a file holds as the content.
+	Parts []map[string]any
+	// Timestamp is when the message was added, in UTC, to the microsecond; the zero
+	// Time means none was recorded, and the message's JSON then has no "timestamp".
 	Timestamp time.Time
+	// Usage is the tokens of the model's call that produced this message, as recorded
+	// by WithUsage; zero when none was.
+	Usage TokenUsage
 	// Extra holds every other field of the message, by its JSON key: "tool_calls",
-	// "tool_call_id", "name", "metadata", ... It is nil when there are none. Numbers in
-	// a message read from JSON are json.Number values.
+	// "tool_call_id", "name", "metadata", ... It is nil when there are none. It holds
+	// JSON values only: strings, bools, nil, json.Number, map[string]any and []any.
 	Extra map[string]any
+
+	// kept is how a file held what the fields above cannot tell, and the error of an
+	// option; nil for most messages. It is never modified once a Message holds it.
+	kept *keptFields
 }
 
-// nullFields is a set of message fields that a file held as JSON null, or, for
-// zeroTimestamp, as the zero time, which a Message cannot tell from no timestamp.
-type nullFields uint8
+// keptFields records what a file held for a message where the exported fields of
+// Message cannot say it, so that writing the message again writes what was read.
+type keptFields struct {
+	content     keptValue // content that is neither a string nor a list of objects
+	timestamp   keptValue // a timestamp not in timeLayout: null, another form, no time
+	timestampAt time.Time // what timestamp parsed to; it is written while Timestamp is this
+	err         error     // a value given to an option that has no JSON encoding
+}
 
-const (
-	nullContent nullFields = 1 << iota
-	nullTimestamp
-	zeroTimestamp
-)
+// keptValue is a JSON value that may be absent.
+type keptValue struct {
+	value any
+	ok    bool
+}
+
+// with returns a copy of k, or new keptFields if k is nil, changed by change.
+func (k *keptFields) with(change func(*keptFields)) *keptFields {
+	var c keptFields
+	if k != nil {
+		c = *k
+	}
+	change(&c)
+	return &c
+}
+
+// keptContent returns the content a file held that Content and Parts cannot say,
+// while they are still empty.
+func (m Message) keptContent() keptValue {
+	if m.kept == nil || m.Parts != nil || m.Content != "" {
+		return keptValue{}
+	}
+	return m.kept.content
+}
+
+// keptTimestamp returns the timestamp as a file held it, while Timestamp is unchanged.
+func (m Message) keptTimestamp() keptValue {
+	if m.kept == nil || !m.Timestamp.Equal(m.kept.timestampAt) {
+		return keptValue{}
+	}
+	return m.kept.timestamp
+}
+
+func (m Message) err() error {
+	if m.kept == nil {
+		return nil
+	}
+	return m.kept.err
+}
 
 // reservedKeys are the message fields with a Message field of their own, which Extra
 // never holds.
-var reservedKeys = [...]string{"role", "content", "timestamp"}
+var reservedKeys = [...]string{"role", "content", "timestamp", "token_usage"}
 
 func isReservedKey(key string) bool {
 	for _, r := range reservedKeys {
@@ -51,55 +105,129 @@ func isReservedKey(key string) bool {
 // clone returns a copy of m that shares no map or slice with it.
 func (m Message) clone() Message {
 	m.Extra = cloneMap(m.Extra)
+	m.Parts = cloneParts(m.Parts)
 	return m
+}
+
+// mutable reports whether m holds a map or slice that a copy of m would share.
+func (m Message) mutable() bool { return m.Extra != nil || m.Parts != nil }
+
+// partsText returns the text of the "text" parts, joined by newlines.
+func partsText(parts []map[string]any) string {
+	var texts []string
+	for _, p := range parts {
+		if text, ok := p["text"].(string); ok && p["type"] == "text" {
+			texts = append(texts, text)
+		}
+	}
+	return strings.Join(texts, "\n")
 }
 
 // A MessageOption sets an optional field of a message added by AddMessage.
 type MessageOption func(*Message)
 
 // WithTimestamp sets the time of a message instead of now, as ExLLM's timestamp: option.
-// It is stored in UTC; the zero Time records no timestamp.
+// It is stored in UTC, to the microsecond as ExLLM keeps it; the zero Time records no
+// timestamp.
 func WithTimestamp(t time.Time) MessageOption {
-	return func(m *Message) { m.Timestamp = t.UTC() }
+	return func(m *Message) { m.Timestamp = recorded(t) }
 }
 
 // WithExtra adds a field to a message beside its role, content and timestamp, as the
 // other options of ExLLM's add_message do: WithExtra("tool_call_id", "call_9"),
-// WithExtra("tool_calls", calls), WithExtra("metadata", meta). The value is deep-copied,
-// so changing it afterwards changes no Session; it must encode to JSON for the session
-// to be saved.
+// WithExtra("tool_calls", calls), WithExtra("metadata", meta).
 //
-// The keys "role", "content" and "timestamp" are reserved for the message's own fields,
-// which are set by AddMessage's arguments and WithTimestamp only: WithExtra ignores them.
-// A later WithExtra with the same key replaces an earlier one.
+// The value is stored as the JSON value it encodes to, as encoding/json would decode it
+// into an any but with numbers as json.Number: a []ToolCall of your own struct type
+// becomes a []any of map[string]any by its json tags, exactly what loading the session
+// from a file gives. So nothing you do with value afterwards changes the session. A
+// value with no JSON encoding (a channel, a function, NaN, a map that contains itself)
+// is not stored: the session then fails to encode, with an error naming the field.
+//
+// The keys "role", "content", "timestamp" and "token_usage" are reserved for the
+// message's own fields, set by AddMessage's arguments, WithParts, WithTimestamp and
+// WithUsage: WithExtra ignores them. A later WithExtra with the same key replaces an
+// earlier one.
 func WithExtra(key string, value any) MessageOption {
 	return func(m *Message) {
 		if isReservedKey(key) {
 			return
 		}
+		v, err := jsonValue(value, 3)
+		if err != nil {
+			m.setErr(prefixPath(key, err))
+			return
+		}
 		if m.Extra == nil {
 			m.Extra = make(map[string]any, 1)
 		}
-		m.Extra[key] = cloneValue(value)
+		m.Extra[key] = v
+	}
+}
+
+// WithParts makes the content of a message a list of parts instead of a string, as
+// OpenAI's multimodal content and Anthropic's content blocks:
+//
+//	s.AddMessage("user", "", session.WithParts(
+//		map[string]any{"type": "text", "text": "What is this?"},
+//		map[string]any{"type": "image_url", "image_url": map[string]any{"url": url}}))
+//
+// The message's Content is then the text of its "text" parts, and AddMessage's content
+// argument is not used. The parts are stored as JSON values, as WithExtra stores its
+// value.
+func WithParts(parts ...map[string]any) MessageOption {
+	return func(m *Message) {
+		out := make([]map[string]any, len(parts))
+		for i, p := range parts {
+			if p == nil {
+				m.setErr(&fieldError{fmt.Sprintf("content[%d]", i), errors.New("a part must not be nil")})
+				return
+			}
+			v, err := jsonValue(p, 4)
+			if err != nil {
+				m.setErr(prefixPath(fmt.Sprintf("content[%d]", i), err))
+				return
+			}
+			out[i] = v.(map[string]any)
+		}
+		m.Parts = out
+		m.Content = partsText(out)
+	}
+}
+
+// WithUsage records on a message the tokens of the model's call that produced it, and
+// AddMessage adds them to the session's totals, as UpdateTokenUsage does: per-turn usage
+// that stays with its message (Message.Usage) and in the file. Negative counts count as
+// zero.
+func WithUsage(u TokenUsage) MessageOption {
+	return func(m *Message) { m.Usage = TokenUsage{}.add(u) }
+}
+
+// setErr records the first error of an option.
+func (m *Message) setErr(err error) {
+	if m.err() == nil {
+		m.kept = m.kept.with(func(k *keptFields) { k.err = err })
 	}
 }
 
 // AddMessage returns s with a message appended, as ExLLM.Session.add_message. The
 // message's timestamp is now unless WithTimestamp gives one; WithExtra adds other fields
-// such as tool calls.
+// such as tool calls, WithParts makes its content a list of parts, and WithUsage records
+// its token usage and adds it to the session's.
 //
 // AddMessage takes amortized constant time: s and the session it returns share storage
 // until one of them would overwrite what the other sees, and then the one appending
 // copies. Adding a message to an older session therefore starts a branch that never sees
 // the messages of sessions grown from it, nor they its.
 func (s Session) AddMessage(role, content string, opts ...MessageOption) Session {
-	t := now()
+	t := s.nextTime()
 	m := Message{Role: role, Content: content, Timestamp: t}
 	if len(opts) > 0 {
 		m = withOptions(m, opts)
+		s.usage = s.usage.add(m.Usage)
 	}
 	s.messages = s.messages.append(m)
-	s.updatedAt = t
+	s.updated = keptTime{at: t}
 	return s
 }
 
@@ -144,54 +272,15 @@ func (s Session) Messages() iter.Seq[Message] {
 	}
 }
 
-// messageLog is the message storage of a Session: a view of the first len(msgs) slots of
-// a backing array that many sessions may share.
-//
-// The invariant that makes sharing safe: a slot of a backing array is written once, by
-// the one append that claimed it, and never again; claimed counts the slots claimed so
-// far. A session may append in place only at slot len(msgs) and only by moving claimed
-// from len(msgs) to len(msgs)+1 atomically. Every other session sharing the array sees at
-// most its own len(msgs) slots, all claimed and written before that session existed, so
-// no write is ever seen by a session that did not make it. When the claim fails (another
-// session already appended there: a branch) or the array is full, the append copies the
-// view into a new array with its own counter.
-type messageLog struct {
-	msgs    []Message
-	claimed *atomic.Int64 // slots of msgs' backing array claimed; nil when msgs is nil
-}
-
-func (l messageLog) len() int { return len(l.msgs) }
-
-// view returns the messages of the log. The caller must not modify or append to it.
-func (l messageLog) view() []Message { return l.msgs }
-
-func (l messageLog) append(m Message) messageLog {
-	n := len(l.msgs)
-	if n < cap(l.msgs) && l.claimed.CompareAndSwap(int64(n), int64(n+1)) {
-		msgs := l.msgs[:n+1]
-		msgs[n] = m
-		return messageLog{msgs: msgs, claimed: l.claimed}
-	}
-	// Clip so that append must copy into a new array and grows it geometrically.
-	msgs := append(l.msgs[:n:n], m)
-	claimed := new(atomic.Int64)
-	claimed.Store(int64(n + 1))
-	return messageLog{msgs: msgs, claimed: claimed}
-}
-
-// newMessageLog returns a log holding msgs, which the caller gives up.
-func newMessageLog(msgs []Message) messageLog {
-	if len(msgs) == 0 {
-		return messageLog{}
-	}
-	claimed := new(atomic.Int64)
-	claimed.Store(int64(len(msgs)))
-	return messageLog{msgs: msgs, claimed: claimed}
-}
-
-// Equal reports whether m and n are the same message: the same role, content and
-// Extra fields, and timestamps that are the same instant.
+// Equal reports whether m and n are the same message: the same role, content, parts,
+// usage and Extra fields, timestamps that are the same instant, and the same form of
+// the fields a file held in a form of its own (a null content, a timestamp with an
+// offset), so that Equal messages are written alike.
 func (m Message) Equal(n Message) bool {
 	return m.Role == n.Role && m.Content == n.Content && m.Timestamp.Equal(n.Timestamp) &&
-		reflect.DeepEqual(m.Extra, n.Extra)
+		m.Usage == n.Usage &&
+		reflect.DeepEqual(m.Parts, n.Parts) &&
+		reflect.DeepEqual(m.Extra, n.Extra) &&
+		reflect.DeepEqual(m.keptContent(), n.keptContent()) &&
+		reflect.DeepEqual(m.keptTimestamp(), n.keptTimestamp())
 }

@@ -2,18 +2,25 @@ package session
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 )
 
 // ToJSON returns the JSON encoding of s, as ExLLM.Session.to_json: one object with the
 // keys id, llm_backend, messages, context, created_at, updated_at, token_usage and name,
-// which ExLLM reads and writes. Timestamps are RFC 3339 in UTC; a message is an object of
-// its role, content, timestamp (left out when zero) and Extra fields; an absent backend
-// or name is null. Keys are sorted, so the same session always gives the same bytes.
+// which ExLLM reads and writes. Times are RFC 3339 in UTC with six fraction digits, as
+// ExLLM writes them, or as a file held them; a message is an object of its role,
+// content (a string, or its Parts), timestamp (left out when zero), token_usage (left
+// out when zero) and Extra fields; an absent backend or name is null. Keys are sorted,
+// so the same session always gives the same bytes. Strings are escaped as encoding/json
+// escapes them, except that <, > and & are written as they are.
 //
-// It fails for the zero Session and for context or Extra values that encoding/json
-// cannot encode, naming the field (session: messages[3].metadata: ...).
+// It fails for the zero Session and for a session given a value with no JSON encoding
+// (see WithExtra), naming the field (session: messages[3].metadata: ...).
 func (s Session) ToJSON() ([]byte, error) {
 	data, err := s.encode()
 	if err != nil {
@@ -58,15 +65,21 @@ func (s Session) sizeHint() int {
 // ExLLM.Session.from_json.
 //
 // id (a non-empty string), created_at and updated_at are required; a missing or null
-// messages, context, token_usage, llm_backend or name is empty. Numbers in the context
-// and in messages' Extra fields decode as json.Number, so that integers of any size
-// survive; other values decode as encoding/json decodes into an any. Keys that this
-// package has no field for are kept and written again by ToJSON, as are null content
-// and timestamp fields, so a session read and written again loses nothing.
+// messages, context, token_usage, llm_backend or name is empty, and a null token count
+// is 0. Timestamps may have any offset or none (then UTC), a space for the T, a comma
+// before the fraction, or be a date alone, as ExLLM reads and writes them; a message
+// timestamp that is no time at all is kept as it is, with a zero Message.Timestamp. A
+// message's content may be a string, null, a list of parts (Message.Parts) or any other
+// JSON value; the context may be any JSON value. Numbers in the context, parts and Extra
+// fields decode as json.Number, so that integers of any size survive; other values decode
+// as encoding/json decodes into an any. Keys that this package has no field for are kept,
+// as are the forms of values it has a field for (a null content, a timestamp's offset),
+// and ToJSON writes them back: a session read and written again loses nothing.
 //
-// An error names the field that is wrong (session: messages[3].timestamp: ...) and wraps
-// the cause: a *json.SyntaxError for malformed JSON, a *json.UnmarshalTypeError for a
-// value of the wrong type, a *time.ParseError for a bad timestamp.
+// An error names the field that is wrong (session: messages[3].role: ...) and wraps
+// the cause: a *json.SyntaxError for malformed JSON (whatever else is wrong), a
+// *json.UnmarshalTypeError for a value of the wrong type, a *time.ParseError for a bad
+// created_at or updated_at.
 func FromJSON(data []byte) (Session, error) {
 	s, err := decodeSession(data)
 	if err != nil {
@@ -97,15 +110,24 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 // SaveToFile writes the JSON of s (see ToJSON) to the file at path, as
 // ExLLM.Session.save_to_file, so that the file holds either its old content or the new,
 // whole, whenever the process or the machine stops: it writes a temporary file in the
-// same directory, syncs it to disk, renames it over path and syncs the directory. A new
-// file is created with mode 0600, since conversations are private; an existing file
-// keeps its mode. A symbolic link at path is followed. On error the file at path is
-// unchanged and no temporary file is left.
+// same directory, syncs it to disk, renames it over path and syncs the directory. On
+// error the file at path is unchanged.
 //
-// On Linux the temporary file has no name while it is written and synced (O_TMPFILE), so
-// that only a process killed in the instant between naming it and renaming it over path
-// can leave it behind, as a hidden ".NAME.tmp-PID-..." file beside path; the next save
-// of path removes such files of processes that are no longer running.
+// A new file is created with mode 0600, since conversations are private. An existing
+// file keeps its mode bits (setuid, setgid and sticky included) and, where the saver may
+// set them (root may), its owner and group; otherwise it becomes the saver's. Since the
+// file is replaced, other hard links to it keep the old content. A symbolic link at path
+// is followed, even to a file that does not exist yet, which is then created; the link
+// is never replaced. A path that is a directory or another kind of special file is
+// refused.
+//
+// On Linux the temporary file has no name while it is written and synced (O_TMPFILE),
+// and a name only between the moment it is whole and its rename over path. A process
+// killed in that moment leaves it behind, as a hidden ".NAME.tmp-PID-..." file beside
+// path: rarely when one process saves, more often when several save into one directory
+// at once and wait for each other there. The next save of path removes such files of
+// processes that are no longer running. Elsewhere the temporary file has that name from
+// the start.
 func (s Session) SaveToFile(path string) error {
 	data, err := s.encode()
 	if err != nil {
@@ -117,11 +139,45 @@ func (s Session) SaveToFile(path string) error {
 	return nil
 }
 
+// DefaultMaxFileSize is the size of the largest file LoadFromFile reads, unless
+// WithMaxSize sets another: 1 GiB, far above any conversation (a 10,000-message session
+// takes about 3.5 MB) and below what would exhaust a server's memory.
+const DefaultMaxFileSize = 1 << 30
+
+// ErrFileTooLarge is the error LoadFromFile wraps when a file holds more than its
+// maximum size.
+var ErrFileTooLarge = errors.New("file too large")
+
+// A LoadOption changes how LoadFromFile reads a file.
+type LoadOption func(*loadConfig)
+
+type loadConfig struct {
+	maxSize int64
+}
+
+// WithMaxSize makes LoadFromFile read files of at most n bytes, instead of
+// DefaultMaxFileSize.
+func WithMaxSize(n int64) LoadOption {
+	return func(c *loadConfig) { c.maxSize = n }
+}
+
 // LoadFromFile reads a session from the JSON file at path, written by SaveToFile or by
-// ExLLM, as ExLLM.Session.load_from_file. Errors name the path and are those of FromJSON
-// or of reading the file: a missing file satisfies errors.Is(err, fs.ErrNotExist).
-func LoadFromFile(path string) (Session, error) {
-	data, err := os.ReadFile(path)
+// ExLLM, as ExLLM.Session.load_from_file.
+//
+// It reads at most DefaultMaxFileSize bytes, or what WithMaxSize sets, and fails with an
+// error wrapping ErrFileTooLarge beyond that, before reading more: from a regular file
+// that is too large it reads nothing. Besides regular files it reads named pipes and
+// devices, such as /dev/stdin or the /dev/fd/N of a shell's process substitution; it
+// waits for a pipe's writer, as reading a pipe does.
+//
+// Errors are those of FromJSON, with the path, or of reading the file: a missing file
+// satisfies errors.Is(err, fs.ErrNotExist).
+func LoadFromFile(path string, opts ...LoadOption) (Session, error) {
+	cfg := loadConfig{maxSize: DefaultMaxFileSize}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	data, err := readFile(path, cfg.maxSize)
 	if err != nil {
 		return Session{}, fmt.Errorf("session: load: %w", err) // a *fs.PathError names path
 	}
@@ -130,4 +186,57 @@ func LoadFromFile(path string) (Session, error) {
 		return Session{}, fmt.Errorf("session: load %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// readFile reads the file at path, failing if it holds more than maxSize bytes.
+func readFile(path string, maxSize int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tooLarge := &fs.PathError{Op: "read", Path: path,
+		Err: fmt.Errorf("%w: more than %d bytes (WithMaxSize sets the limit)", ErrFileTooLarge, maxSize)}
+	var buf bytes.Buffer
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		if info.Size() > maxSize {
+			return nil, tooLarge
+		}
+		buf.Grow(int(info.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxSize+1)); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if int64(buf.Len()) > maxSize {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// MarshalJSON implements json.Marshaler with the JSON object that a session file holds
+// for m, as ToJSON writes it.
+func (m Message) MarshalJSON() ([]byte, error) {
+	data, err := m.appendJSON(nil)
+	if err != nil {
+		return nil, fmt.Errorf("session: message: %w", err)
+	}
+	return data, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler for the JSON object of a message in a
+// session file, as FromJSON reads it.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	d := decoder{data: data}
+	decoded, err := d.message()
+	if err == nil && d.peek() != 0 {
+		err = errSyntax
+	}
+	if err != nil && (errors.Is(err, errSyntax) || !json.Valid(data)) {
+		err = syntaxError(data, d.pos)
+	}
+	if err != nil {
+		return fmt.Errorf("session: message: %w", err)
+	}
+	*m = decoded
+	return nil
 }

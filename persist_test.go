@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -160,7 +161,8 @@ func TestToJSONFormat(t *testing.T) {
 	assert.Nil(t, doc.Name)
 	assert.Equal(t, map[string]any{}, doc.Context)
 	assert.Equal(t, map[string]any{"input_tokens": 0.0, "output_tokens": 0.0}, doc.TokenUsage)
-	assert.Equal(t, s.CreatedAt().Format(time.RFC3339Nano), doc.CreatedAt)
+	assert.Equal(t, s.CreatedAt().Format("2006-01-02T15:04:05.000000Z"), doc.CreatedAt)
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`, doc.CreatedAt, "six fraction digits, as ExLLM writes")
 	require.Len(t, doc.Messages, 2)
 	assert.Equal(t, []string{"content", "role", "timestamp"}, keysOf(t, doc.Messages[0]))
 	assert.JSONEq(t, `{"role":"tool","content":"{}","tool_call_id":"call_9"}`, string(doc.Messages[1]))
@@ -270,18 +272,22 @@ func TestBadInput(t *testing.T) {
 		{"role not a string", msg(`{"role":1,"content":"a"}`), "session: messages[1].role: json: cannot unmarshal number", &typeErr},
 		{"role null", msg(`{"role":null,"content":"a"}`), "session: messages[1].role: json: cannot unmarshal null", &typeErr},
 		{"role missing", msg(`{"content":"a"}`), "session: messages[1].role: missing", nil},
-		{"content not a string", msg(`{"role":"user","content":{"text":"a"}}`), "session: messages[1].content: json: cannot unmarshal object", &typeErr},
 		{"content missing", msg(`{"role":"user"}`), "session: messages[1].content: missing", nil},
-		{"bad timestamp", msg(`{"role":"user","content":"a","timestamp":"2026-13-01T00:00:00Z"}`), "session: messages[1].timestamp: parsing time", &timeErr},
-		{"timestamp not a string", msg(`{"role":"user","content":"a","timestamp":1700000000}`), "session: messages[1].timestamp: json: cannot unmarshal number", &typeErr},
+		{"null message", msg(`null`), "session: messages[1]: json: cannot unmarshal null", &typeErr},
+		{"bad updated_at", `{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-13-01T00:00:00Z"}`, "session: updated_at: parsing time", &timeErr},
+		{"created_at not a string", `{"id":"x","created_at":1700000000,"updated_at":"2026-01-01T00:00:00Z"}`, "session: created_at: json: cannot unmarshal number", &typeErr},
+		{"truncated after a key", `{"messages":`, "unexpected end", &syntaxErr},
+		{"truncated after id", `{"id":`, "unexpected end", &syntaxErr},
+		{"truncated after an empty id", `{"id":""`, "unexpected end", &syntaxErr},
+		{"truncated after a bad time", `{"id":"x","created_at":"bad"`, "unexpected end", &syntaxErr},
+		{"wrong type, then malformed", `{"id":7,` + times + `,}`, "invalid character '}'", &syntaxErr},
 		{"malformed inside a message", msg(`{"role":"user","content":"a","x":tru}`), "invalid character", &syntaxErr},
-		{"context not an object", `{"id":"x",` + times + `,"context":[]}`, "session: context: json: cannot unmarshal array", &typeErr},
 		{"token_usage not an object", `{"id":"x",` + times + `,"token_usage":5}`, "session: token_usage: json: cannot unmarshal number", &typeErr},
 		{"negative tokens", `{"id":"x",` + times + `,"token_usage":{"input_tokens":-1}}`, "session: token_usage.input_tokens: negative token count -1", nil},
 		{"fractional tokens", `{"id":"x",` + times + `,"token_usage":{"output_tokens":1.5}}`, "session: token_usage.output_tokens: not a whole number", &numErr},
 		{"too many tokens", `{"id":"x",` + times + `,"token_usage":{"output_tokens":99999999999999999999}}`, "value out of range", &numErr},
 		{"tokens as a string", `{"id":"x",` + times + `,"token_usage":{"input_tokens":"3"}}`, "session: token_usage.input_tokens: json: cannot unmarshal string", &typeErr},
-		{"tokens null", `{"id":"x",` + times + `,"token_usage":{"input_tokens":null}}`, "cannot unmarshal null", &typeErr},
+		{"reasoning tokens as a string", `{"id":"x",` + times + `,"token_usage":{"reasoning_tokens":"3"}}`, "session: token_usage.reasoning_tokens: json: cannot unmarshal string", &typeErr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,10 +323,10 @@ func TestLoadFromFileErrors(t *testing.T) {
 	assert.True(t, strings.HasPrefix(err.Error(), "session: "))
 
 	corrupt := filepath.Join(dir, "corrupt.json")
-	require.NoError(t, os.WriteFile(corrupt, []byte(`{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","messages":[{"role":"user","content":"a","timestamp":"soon"}]}`), 0o600))
+	require.NoError(t, os.WriteFile(corrupt, []byte(`{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","messages":[{"role":"user","content":7}],"name":1}`), 0o600))
 	_, err = session.LoadFromFile(corrupt)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "session: load "+corrupt+": messages[0].timestamp: parsing time \"soon\"")
+	assert.Contains(t, err.Error(), "session: load "+corrupt+": name: json: cannot unmarshal number")
 
 	_, err = session.LoadFromFile(dir)
 	assert.ErrorContains(t, err, dir)
@@ -422,7 +428,27 @@ func TestEncodeErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "messages[1].bad")
 
 	_, err = session.New("").SetContext(map[string]any{"n": json.Number("1x")}).ToJSON()
-	assert.ErrorContains(t, err, `session: context.n: invalid number literal "1x"`)
+	assert.ErrorContains(t, err, `session: context.n: json: invalid number literal "1x"`)
+
+	cyclic := map[string]any{"a": 1}
+	cyclic["self"] = map[string]any{"list": []any{cyclic}}
+	_, err = session.New("").SetContext(map[string]any{"deep": cyclic}).ToJSON()
+	assert.ErrorContains(t, err, "session: context.deep.self.list[0].self.list[0].self")
+	assert.ErrorContains(t, err, "encountered a cycle")
+	_, err = session.New("").AddMessage("user", "x", session.WithExtra("meta", cyclic)).ToJSON()
+	assert.ErrorContains(t, err, "session: messages[0].meta.self")
+	list := []any{1, nil}
+	list[1] = list
+	_, err = session.New("").AddMessage("user", "x", session.WithParts(map[string]any{"l": list})).ToJSON()
+	assert.ErrorContains(t, err, "session: messages[0].content[0].l[1][1]")
+	_, err = session.New("").AddMessage("user", "x", session.WithExtra("nan", math.NaN())).ToJSON()
+	assert.ErrorContains(t, err, "session: messages[0].nan: json: unsupported value: NaN")
+
+	fixed := session.New("").SetContext(map[string]any{"bad": math.Inf(1)}).SetContext(map[string]any{"good": 1})
+	_, err = fixed.ToJSON()
+	assert.NoError(t, err, "a new context replaces the bad one")
+	_, err = session.New("").AddMessage("user", "x", session.WithExtra("f", func() {})).Truncate(0).ToJSON()
+	assert.NoError(t, err, "a bad message gone is no error")
 
 	_, err = session.New("").AddMessage("user", "a", session.WithTimestamp(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))).ToJSON()
 	assert.ErrorContains(t, err, "session: messages[0].timestamp: year 10000 outside of range")

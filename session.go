@@ -12,7 +12,6 @@
 package session
 
 import (
-	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -24,34 +23,37 @@ import (
 // its token usage, a context map of caller metadata and an optional name. It ports
 // ExLLM.Session.Types.Session.
 //
-// A Session is an immutable value. Methods that change it, such as AddMessage, return a
-// new Session and leave the receiver as it was, so any Session can be kept, copied,
-// branched into several conversations and shared between goroutines without locking.
-// No map or slice that a caller passes in or gets back is shared with a Session: changing
-// one afterwards changes no Session.
+// A Session is an immutable value, like time.Time. Methods that change it, such as
+// AddMessage, return a new Session and leave the receiver as it was, so any Session can
+// be kept, copied, branched into several conversations and shared between goroutines
+// without locking. No map or slice that a caller passes in or gets back is shared with a
+// Session, and no callback is handed one: changing one afterwards changes no Session.
+// A Session holds JSON values only (see WithExtra), so it reads the same before it is
+// saved and after it is loaded.
 //
 // The zero Session is an empty session with no ID, no backend and zero times. Its
 // methods work, but it cannot be encoded (ToJSON reports an error): create sessions
 // with New.
+//
+// Embedding a Session in a struct of your own promotes its MarshalJSON, which then
+// encodes the session alone and drops the struct's other fields, as embedding a
+// time.Time does: hold a Session in a named field instead.
 type Session struct {
-	id        string
-	backend   optionalString
-	name      optionalString
-	createdAt time.Time
-	updatedAt time.Time
-	context   map[string]any // never modified once a Session holds it
-	usage     TokenUsage
-	messages  messageLog
-
-	// nulls records, by message index, which of content and timestamp a loaded file held
-	// as JSON null (or, for timestamp, as the zero time), so that saving the session
-	// again writes what it read. Usually nil; never modified once a Session holds it.
-	nulls map[int]nullFields
+	id               string
+	backend          optionalString
+	name             optionalString
+	created, updated keptTime
+	context          map[string]any // nil when empty
+	otherContext     keptValue      // a context a file held that is not an object
+	contextErr       error          // the error of a context value with no JSON encoding
+	usage            TokenUsage
+	usageKeys        usageKeySet // the keys of token_usage a file held, written even when 0
+	messages         messageLog
 
 	// Fields a loaded file holds that this package has no field for, kept so that
 	// saving the session again loses nothing. Never modified once a Session holds them.
 	unknown      map[string]any // top-level keys
-	unknownUsage map[string]any // keys of token_usage besides input_tokens and output_tokens
+	unknownUsage map[string]any // keys of token_usage this package does not know
 }
 
 // optionalString is a string that may be absent, as ExLLM's nil: it is written as
@@ -81,10 +83,10 @@ func WithName(name string) Option {
 func New(backend string, opts ...Option) Session {
 	now := now()
 	s := Session{
-		id:        uuid.Must(uuid.NewV7()).String(),
-		backend:   someString(backend),
-		createdAt: now,
-		updatedAt: now,
+		id:      uuid.Must(uuid.NewV7()).String(),
+		backend: someString(backend),
+		created: keptTime{at: now},
+		updated: keptTime{at: now},
 	}
 	for _, opt := range opts {
 		opt(&s)
@@ -92,15 +94,20 @@ func New(backend string, opts ...Option) Session {
 	return s
 }
 
-// now returns the current time in UTC with no monotonic clock reading, so that it
-// compares equal to itself after a JSON round trip.
-func now() time.Time {
-	return time.Now().UTC()
+// nextTime returns the time a change to s is made: now, or, if the clock has not moved
+// past s's UpdatedAt (it went back, or two changes came within a microsecond), one
+// microsecond after it, so that every change gives a later UpdatedAt than its session had.
+func (s Session) nextTime() time.Time {
+	t := now()
+	if !t.After(s.updated.at) {
+		t = s.updated.at.Truncate(time.Microsecond).Add(time.Microsecond)
+	}
+	return t
 }
 
-// touched returns s with UpdatedAt set to now.
+// touched returns s with UpdatedAt set to the time of a change.
 func (s Session) touched() Session {
-	s.updatedAt = now()
+	s.updated = keptTime{at: s.nextTime()}
 	return s
 }
 
@@ -114,13 +121,16 @@ func (s Session) Backend() string { return s.backend.value }
 func (s Session) Name() string { return s.name.value }
 
 // CreatedAt returns the time the session was created, in UTC.
-func (s Session) CreatedAt() time.Time { return s.createdAt }
+func (s Session) CreatedAt() time.Time { return s.created.at }
 
-// UpdatedAt returns the time of the session's last change, in UTC.
-func (s Session) UpdatedAt() time.Time { return s.updatedAt }
+// UpdatedAt returns the time of the session's last change, in UTC. Every change gives a
+// later UpdatedAt than the session it was made from had.
+func (s Session) UpdatedAt() time.Time { return s.updated.at }
 
 // Context returns a copy of the session's context map: changing it changes no Session.
-// The map is never nil. Numbers in a context read from JSON are json.Number values.
+// The map is never nil; it is empty when the context a file held is not a JSON object
+// (ExLLM keeps any JSON value there), which saving the session writes back as it was.
+// Numbers in it are json.Number values.
 func (s Session) Context() map[string]any {
 	if len(s.context) == 0 {
 		return map[string]any{}
@@ -128,19 +138,26 @@ func (s Session) Context() map[string]any {
 	return cloneMap(s.context)
 }
 
-// TokenUsage returns the tokens used so far, as added up by UpdateTokenUsage.
+// TokenUsage returns the tokens used so far, as added up by UpdateTokenUsage and
+// WithUsage.
 func (s Session) TokenUsage() TokenUsage { return s.usage }
 
 // Len returns the number of messages in the session.
 func (s Session) Len() int { return s.messages.len() }
 
-// SetContext returns s with its whole context replaced by a copy of ctx, as
-// ExLLM.Session.set_context. Maps and slices inside ctx are copied too, so changing ctx
-// afterwards changes no Session. A nil ctx empties the context.
+// SetContext returns s with its whole context replaced by ctx, as
+// ExLLM.Session.set_context. ctx is stored as JSON values, as WithExtra stores its
+// value, so changing ctx afterwards changes no Session; a value with no JSON encoding
+// makes the session fail to encode, naming it. A nil ctx empties the context.
 func (s Session) SetContext(ctx map[string]any) Session {
-	s.context = nil
+	s.context, s.otherContext, s.contextErr = nil, keptValue{}, nil
 	if len(ctx) > 0 {
-		s.context = cloneMap(ctx)
+		v, err := jsonValue(ctx, 1)
+		if err != nil {
+			s.contextErr = prefixPath("context", err)
+		} else {
+			s.context = v.(map[string]any)
+		}
 	}
 	return s.touched()
 }
@@ -155,21 +172,34 @@ func (s Session) SetName(name string) Session {
 // backend, name, context and token usage are kept.
 func (s Session) ClearMessages() Session {
 	s.messages = messageLog{}
-	s.nulls = nil
+	return s.touched()
+}
+
+// Truncate returns s with only its first n messages, to regenerate an answer or undo a
+// turn; s itself when it has n messages or fewer. It takes constant time and shares
+// storage with s as AddMessage does: adding messages to either never changes the other.
+// The token usage is kept.
+//
+// Truncate does not look at tool calls: cutting between an assistant message with
+// tool_calls and its results leaves a call without results, which Window never sends.
+func (s Session) Truncate(n int) Session {
+	if n >= s.messages.len() {
+		return s
+	}
+	s.messages = s.messages.truncate(max(n, 0))
 	return s.touched()
 }
 
 // Equal reports whether s and t hold the same session: the same ID, backend, name,
-// times (compared with time.Time.Equal), context, token usage and messages. It is the
-// equality that a JSON round trip keeps: FromJSON(s.ToJSON()) is Equal to s when the
-// context and Extra values are of the types FromJSON makes (string, json.Number, bool,
-// nil, map[string]any and []any).
+// times (compared with time.Time.Equal, and in the form a file held them), context,
+// token usage and messages (compared with Message.Equal). It is the equality that a
+// JSON round trip keeps: FromJSON(s.ToJSON()) is Equal to s.
 func (s Session) Equal(t Session) bool {
 	return s.id == t.id && s.backend == t.backend && s.name == t.name &&
-		s.createdAt.Equal(t.createdAt) && s.updatedAt.Equal(t.updatedAt) &&
-		s.usage == t.usage &&
-		maps.Equal(s.nulls, t.nulls) &&
+		s.created.equal(t.created) && s.updated.equal(t.updated) &&
+		s.usage == t.usage && s.usageKeys == t.usageKeys &&
 		reflect.DeepEqual(s.context, t.context) &&
+		reflect.DeepEqual(s.otherContext, t.otherContext) &&
 		reflect.DeepEqual(s.unknown, t.unknown) &&
 		reflect.DeepEqual(s.unknownUsage, t.unknownUsage) &&
 		slices.EqualFunc(s.messages.view(), t.messages.view(), Message.Equal)

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -19,7 +20,7 @@ import (
 // clock returns a function that checks that a time is in UTC and lies between the call
 // to clock and the call to the function.
 func clock(t *testing.T) func(ts time.Time) {
-	before := time.Now()
+	before := time.Now().Truncate(time.Microsecond) // the precision sessions keep
 	return func(ts time.Time) {
 		t.Helper()
 		after := time.Now().UTC()
@@ -88,13 +89,13 @@ func TestAddMessage(t *testing.T) {
 		{
 			name:  "later extra replaces earlier",
 			opts:  []session.MessageOption{session.WithExtra("k", 1), session.WithExtra("k", 2)},
-			extra: map[string]any{"k": 2},
+			extra: map[string]any{"k": json.Number("2")},
 		},
 		{
 			name: "reserved keys are ignored",
 			opts: []session.MessageOption{
 				session.WithExtra("role", "system"), session.WithExtra("content", "other"),
-				session.WithExtra("timestamp", at), session.WithExtra("id", "x"),
+				session.WithExtra("timestamp", at), session.WithExtra("token_usage", 1), session.WithExtra("id", "x"),
 			},
 			extra: map[string]any{"id": "x"},
 		},
@@ -116,7 +117,7 @@ func TestAddMessage(t *testing.T) {
 				inTime(m.Timestamp)
 				assert.Equal(t, s.UpdatedAt(), m.Timestamp)
 			default:
-				assert.True(t, tt.timestamp.Equal(m.Timestamp))
+				assert.True(t, tt.timestamp.Truncate(time.Microsecond).Equal(m.Timestamp), "kept to the microsecond")
 				assert.Equal(t, time.UTC, m.Timestamp.Location())
 			}
 		})
@@ -203,7 +204,7 @@ func TestClearMessagesKeepsTheRest(t *testing.T) {
 func TestSetContextReplacesTheWholeContext(t *testing.T) {
 	s := session.New("").SetContext(map[string]any{"a": 1, "b": 2})
 	s = s.SetContext(map[string]any{"c": 3})
-	assert.Equal(t, map[string]any{"c": 3}, s.Context())
+	assert.Equal(t, map[string]any{"c": json.Number("3")}, s.Context())
 	assert.Equal(t, map[string]any{}, s.SetContext(nil).Context())
 }
 
@@ -220,9 +221,13 @@ func TestUpdateTokenUsage(t *testing.T) {
 		want    session.TokenUsage
 	}{
 		{"none", nil, session.TokenUsage{}},
-		{"adds up", []session.TokenUsage{{10, 15}, {100, 150}}, session.TokenUsage{110, 165}},
-		{"negative counts count as zero", []session.TokenUsage{{10, 15}, {-5, -100}, {1, -1}}, session.TokenUsage{11, 15}},
-		{"saturates", []session.TokenUsage{{math.MaxInt - 1, 1}, {5, math.MaxInt}}, session.TokenUsage{math.MaxInt, math.MaxInt}},
+		{"adds up", []session.TokenUsage{io(10, 15), io(100, 150)}, io(110, 165)},
+		{"negative counts count as zero", []session.TokenUsage{io(10, 15), io(-5, -100), io(1, -1)}, io(11, 15)},
+		{"saturates", []session.TokenUsage{io(math.MaxInt-1, 1), io(5, math.MaxInt)}, io(math.MaxInt, math.MaxInt)},
+		{"every field", []session.TokenUsage{
+			{InputTokens: 100, OutputTokens: 50, CacheReadTokens: 80, CacheWriteTokens: 10, ReasoningTokens: 20},
+			{InputTokens: 1, OutputTokens: 2, CacheReadTokens: 3, CacheWriteTokens: -4, ReasoningTokens: math.MaxInt},
+		}, session.TokenUsage{InputTokens: 101, OutputTokens: 52, CacheReadTokens: 83, CacheWriteTokens: 10, ReasoningTokens: math.MaxInt}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,9 +240,14 @@ func TestUpdateTokenUsage(t *testing.T) {
 			assert.GreaterOrEqual(t, s.TotalTokens(), 0)
 		})
 	}
-	assert.Equal(t, 25, session.New("").UpdateTokenUsage(session.TokenUsage{10, 15}).TotalTokens())
-	assert.Equal(t, math.MaxInt, session.TokenUsage{math.MaxInt, 1}.Total())
-	assert.Equal(t, 3, session.TokenUsage{-7, 3}.Total())
+	assert.Equal(t, 25, session.New("").UpdateTokenUsage(io(10, 15)).TotalTokens())
+	assert.Equal(t, math.MaxInt, io(math.MaxInt, 1).Total())
+	assert.Equal(t, 3, io(-7, 3).Total())
+}
+
+// io returns a usage of input and output tokens.
+func io(input, output int) session.TokenUsage {
+	return session.TokenUsage{InputTokens: input, OutputTokens: output}
 }
 
 func TestZeroSession(t *testing.T) {
@@ -261,7 +271,7 @@ func TestReceiverUnchanged(t *testing.T) {
 		session.Session.ClearMessages,
 		func(s session.Session) session.Session { return s.SetContext(map[string]any{"other": 1}) },
 		func(s session.Session) session.Session { return s.SetName("other") },
-		func(s session.Session) session.Session { return s.UpdateTokenUsage(session.TokenUsage{1, 2}) },
+		func(s session.Session) session.Session { return s.UpdateTokenUsage(io(1, 2)) },
 	}
 	for i, op := range ops {
 		before := base
@@ -297,8 +307,8 @@ func TestInputsAreCopied(t *testing.T) {
 
 	assert.Equal(t, map[string]any{
 		"nested": map[string]any{"list": []any{"a", map[string]any{"deep": "x"}}},
-		"typed":  map[string][]string{"tags": {"a"}},
-		"ints":   []int{1},
+		"typed":  map[string]any{"tags": []any{"a"}},
+		"ints":   []any{json.Number("1")},
 	}, s.Context())
 	m := s.GetMessages(0)[0]
 	assert.Equal(t, map[string]any{"finish_reason": "stop", "list": []any{"a"}}, m.Extra["metadata"])

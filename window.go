@@ -1,7 +1,5 @@
 package session
 
-import "slices"
-
 // A WindowOption changes how Window chooses messages.
 type WindowOption func(*windowConfig)
 
@@ -20,22 +18,30 @@ func KeepSystem() WindowOption {
 // most budget, oldest first: the history to send a model whose context window holds
 // budget tokens. The session is unchanged.
 //
-// The window never splits a tool call from its results. It never begins with a "tool"
-// message, nor with any message that answers a tool call (one with a "tool_call_id" or
-// "tool_use_id" field) unless the message that made the call is in the window too: the
-// one whose "tool_calls", or other extra fields, carry that call's id. An assistant
-// message and all its results, parallel calls included, are kept or dropped as one group;
-// where keeping a group would exceed the budget, the group is dropped and the window
-// starts after it. A result whose call is not in the session at all is never sent.
+// The window holds only what OpenAI's and Anthropic's APIs accept: every tool call in
+// it is followed at once by its results, and every result follows its call. A call is
+// an entry of an assistant message's "tool_calls" or a {"type": "tool_use"} block (in
+// its Parts or Extra fields); a result is a message with a "tool_call_id" or a
+// {"tool_use_id": ...} block, or a "tool" message without an id, which answers the call
+// before it. An assistant message with calls and the results right after it are kept or
+// left out as one group. Window leaves out, and goes on past:
+//   - a message whose calls are not all answered by the results right after it (the app
+//     stopped between a call and its result, or Truncate cut them apart), with those
+//     results, even if it also carries text;
+//   - results whose call is not right before them (an orphan).
+//
+// Where a group or message would exceed the budget, the window starts after it.
 //
 // With KeepSystem, the leading system messages are counted first and always begin the
 // window; if they alone exceed the budget, Window returns no messages at all, rather
 // than part of the instructions.
 //
 // count is called at most once for each message examined, and Window examines about as
-// many messages as it returns, however long the session. A negative count counts as 0;
-// a nil count is EstimateTokens, the count for callers without the model's tokenizer. A
-// negative budget gives no messages.
+// many messages as it returns, however long the session, and never more than the
+// session holds. count gets a copy of each message: changing it changes nothing else.
+// A negative count counts as 0; sums that would overflow saturate, so they exceed any
+// budget. A nil count is EstimateTokens, the count for callers without the model's
+// tokenizer. A negative budget gives no messages.
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
 	var cfg windowConfig
 	for _, opt := range opts {
@@ -48,152 +54,203 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 		count = EstimateTokens
 	}
 	msgs := s.messages.view()
-	measure := func(m Message) int { return max(count(m), 0) }
+	measure := func(m Message) int {
+		if m.mutable() {
+			m = m.clone()
+		}
+		return max(count(m), 0)
+	}
 
 	system := 0 // the leading system messages kept, msgs[:system]
 	used := 0
 	if cfg.keepSystem {
 		for system < len(msgs) && msgs[system].Role == "system" {
-			used += measure(msgs[system])
+			used = addTokens(used, measure(msgs[system]))
 			system++
 		}
 		if used > budget {
 			return []Message{}
 		}
 	}
+	chosen := chooseRecent(msgs[system:], budget-used, measure)
 
-	// The window's other messages are msgs[start:]; grow it one group at a time.
-	start := len(msgs)
-	for start > system {
-		groupStart, cost, ok := toolGroup(msgs[system:start], budget-used, measure)
-		if !ok {
-			break
-		}
-		used += cost
-		start = system + groupStart
-	}
-
-	out := make([]Message, 0, system+len(msgs)-start)
+	out := make([]Message, 0, system+len(chosen))
 	for _, m := range msgs[:system] {
 		out = append(out, m.clone())
 	}
-	for _, m := range msgs[start:] {
-		out = append(out, m.clone())
+	for i := len(chosen) - 1; i >= 0; i-- {
+		out = append(out, msgs[system+chosen[i]].clone())
 	}
 	return out
 }
 
-// toolGroup finds the group of messages that must enter a window together with the
-// last message of msgs: that message alone, or, if it answers tool calls, everything
-// back to the message that made the calls. It returns the index in msgs where the group
-// starts and the group's cost, and false if the group costs more than budget or some
-// call it answers has no caller in msgs. It measures each message it examines once.
-func toolGroup(msgs []Message, budget int, measure func(Message) int) (start, cost int, ok bool) {
-	var pending toolCalls
+// chooseRecent returns the indexes in msgs of the messages of the window, newest first:
+// see Window. It examines each message once, from the newest, and measures only those it
+// may keep.
+func chooseRecent(msgs []Message, budget int, measure func(Message) int) []int {
+	var chosen []int
+	used := 0
+	// take adds the messages at idx to the window, or reports false if they do not fit.
+	take := func(idx ...int) bool {
+		cost := 0
+		for _, i := range idx {
+			cost = addTokens(cost, measure(msgs[i]))
+		}
+		if cost > budget-used {
+			return false
+		}
+		used += cost
+		chosen = append(chosen, idx...)
+		return true
+	}
+	var run []int         // results seen, newest first, whose call is not reached yet
+	var answered []string // the ids the results in run answer
+	anonymous := 0        // the results in run without an id
 	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		if cost += measure(m); cost > budget {
-			return 0, 0, false
-		}
-		pending.resolve(m)
-		pending.add(m)
-		if pending.empty() {
-			return i, cost, true
-		}
-	}
-	return 0, 0, false // an answer whose call is not in the session
-}
-
-// toolCalls are the calls answered by the messages of a group seen so far whose callers
-// have not been seen yet.
-type toolCalls struct {
-	ids       []string
-	anonymous bool // a "tool" message without an id, answered by the nearest "tool_calls"
-}
-
-func (p *toolCalls) empty() bool { return len(p.ids) == 0 && !p.anonymous }
-
-// add records the calls m answers.
-func (p *toolCalls) add(m Message) {
-	before := len(p.ids)
-	for key, v := range m.Extra {
-		p.ids = appendAnswerIDs(p.ids, key, v)
-	}
-	if m.Role == "tool" && len(p.ids) == before {
-		p.anonymous = true
-	}
-}
-
-// resolve forgets the calls that m made.
-func (p *toolCalls) resolve(m Message) {
-	if p.empty() || len(m.Extra) == 0 {
-		return
-	}
-	if p.anonymous {
-		if calls, ok := m.Extra["tool_calls"].([]any); ok && len(calls) > 0 {
-			p.anonymous = false
-		}
-	}
-	for key, v := range m.Extra {
-		if !isAnswerKey(key) {
-			p.ids = removeCarried(p.ids, v)
-		}
-	}
-}
-
-func isAnswerKey(key string) bool { return key == "tool_call_id" || key == "tool_use_id" }
-
-// appendAnswerIDs appends the ids of the calls that the field key: v answers: the
-// value of a "tool_call_id" or "tool_use_id" at any depth (OpenAI's tool messages,
-// Anthropic's tool_result blocks).
-func appendAnswerIDs(ids []string, key string, v any) []string {
-	switch v := v.(type) {
-	case string:
-		if isAnswerKey(key) && v != "" {
-			ids = append(ids, v)
-		}
-	case map[string]any:
-		for k, e := range v {
-			ids = appendAnswerIDs(ids, k, e)
-		}
-	case []any:
-		for _, e := range v {
-			ids = appendAnswerIDs(ids, "", e)
-		}
-	}
-	return ids
-}
-
-// removeCarried removes from ids every id that v carries as a string at any depth,
-// outside answer fields.
-func removeCarried(ids []string, v any) []string {
-	switch v := v.(type) {
-	case string:
-		return slices.DeleteFunc(ids, func(id string) bool { return id == v })
-	case map[string]any:
-		for k, e := range v {
-			if !isAnswerKey(k) {
-				ids = removeCarried(ids, e)
+		ref := toolRefsOf(msgs[i])
+		switch {
+		case ref.answers():
+			if ref.calls() { // answers and calls at once: no API has such a message
+				run, answered, anonymous = run[:0], answered[:0], 0
+				continue
+			}
+			run = append(run, i)
+			answered = append(answered, ref.answerIDs...)
+			if ref.anonymousAnswer {
+				anonymous++
+			}
+		case ref.calls():
+			ok := len(run) > 0 && ref.answeredBy(answered, anonymous)
+			if ok && !take(append(run, i)...) {
+				return chosen
+			}
+			run, answered, anonymous = run[:0], answered[:0], 0
+		default:
+			run, answered, anonymous = run[:0], answered[:0], 0 // orphans
+			if !take(i) {
+				return chosen
 			}
 		}
-	case []any:
-		for _, e := range v {
-			ids = removeCarried(ids, e)
+	}
+	return chosen
+}
+
+// toolRefs are the tool calls a message makes and answers.
+type toolRefs struct {
+	callIDs         []string
+	anonymousCalls  int // entries of tool_calls without an id
+	answerIDs       []string
+	anonymousAnswer bool // a "tool" message without an id
+}
+
+func (r toolRefs) calls() bool   { return len(r.callIDs) > 0 || r.anonymousCalls > 0 }
+func (r toolRefs) answers() bool { return len(r.answerIDs) > 0 || r.anonymousAnswer }
+
+// answeredBy reports whether the results that answer ids, and anonymous results without
+// an id, answer all the calls of r and nothing else.
+func (r toolRefs) answeredBy(ids []string, anonymous int) bool {
+	calls := make(map[string]bool, len(r.callIDs))
+	for _, id := range r.callIDs {
+		calls[id] = false
+	}
+	for _, id := range ids {
+		if _, ok := calls[id]; !ok {
+			return false // a result for a call this message did not make
+		}
+		calls[id] = true
+	}
+	unanswered := r.anonymousCalls
+	for _, done := range calls {
+		if !done {
+			unanswered++
 		}
 	}
-	return ids
+	return unanswered <= anonymous
+}
+
+// toolRefsOf finds the calls m makes (OpenAI's tool_calls, Anthropic's tool_use blocks)
+// and the calls it answers (tool_call_id, tool_result blocks' tool_use_id).
+func toolRefsOf(m Message) toolRefs {
+	var r toolRefs
+	if calls, ok := m.Extra["tool_calls"].([]any); ok {
+		for _, c := range calls {
+			if id, ok := stringField(c, "id"); ok {
+				r.callIDs = append(r.callIDs, id)
+			} else {
+				r.anonymousCalls++
+			}
+		}
+	}
+	for key, v := range m.Extra {
+		if key != "tool_calls" {
+			r.scan(key, v)
+		}
+	}
+	for _, p := range m.Parts {
+		r.scan("", p)
+	}
+	if kept := m.keptContent(); kept.ok {
+		r.scan("", kept.value)
+	}
+	if m.Role == "tool" && len(r.answerIDs) == 0 {
+		r.anonymousAnswer = true
+	}
+	return r
+}
+
+// scan records the ids that the field key: v carries at any depth: tool_use blocks'
+// ids as calls, and tool_call_id and tool_use_id fields as answers.
+func (r *toolRefs) scan(key string, v any) {
+	switch v := v.(type) {
+	case string:
+		if (key == "tool_call_id" || key == "tool_use_id") && v != "" {
+			r.answerIDs = append(r.answerIDs, v)
+		}
+	case map[string]any:
+		if v["type"] == "tool_use" {
+			if id, ok := stringField(v, "id"); ok {
+				r.callIDs = append(r.callIDs, id)
+			}
+		}
+		for k, e := range v {
+			r.scan(k, e)
+		}
+	case []any:
+		for _, e := range v {
+			r.scan("", e)
+		}
+	}
+}
+
+// stringField returns the non-empty string at v[key], if v is an object that has one.
+func stringField(v any, key string) (string, bool) {
+	m, _ := v.(map[string]any)
+	s, ok := m[key].(string)
+	return s, ok && s != ""
 }
 
 // EstimateTokens estimates the tokens m takes in a model's context, for callers with no
-// tokenizer: about one token for every four bytes of UTF-8 in its role, content and
-// extra fields (as JSON), plus four tokens for the message's framing. It is a heuristic
-// for English-like text, never zero; a count from the model's own tokenizer, passed to
-// Window as its count, is exact and this is not.
+// tokenizer: about one token for every four bytes of UTF-8 in its role, its content (its
+// parts as JSON, when it has parts) and its extra fields (as JSON), plus four tokens for
+// the message's framing. It is a heuristic for English-like text, never zero; a count
+// from the model's own tokenizer, passed to Window as its count, is exact and this is not.
 func EstimateTokens(m Message) int {
 	const bytesPerToken, framing = 4, 4
-	n := len(m.Role) + len(m.Content)
+	n := len(m.Role)
+	var content any = m.Content
+	switch kept := m.keptContent(); {
+	case m.Parts != nil:
+		content = m.Parts
+	case kept.ok:
+		content = kept.value
+	}
+	if text, ok := content.(string); ok {
+		n += len(text)
+	} else if data, err := appendValue(nil, content); err == nil {
+		n += len(data)
+	}
 	if len(m.Extra) > 0 {
-		if extra, err := appendObject(nil, m.Extra, ""); err == nil {
+		if extra, err := appendObject(nil, m.Extra); err == nil {
 			n += len(extra)
 		}
 	}

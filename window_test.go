@@ -108,9 +108,9 @@ func TestWindow(t *testing.T) {
 		{"a tool message without an id goes with the nearest tool_calls", []msg{
 			{"user", "q", nil}, {"assistant", "", calling("x")}, {"tool", "r", nil}, {"assistant", "done", nil},
 		}, 5, nil, []string{"", "r", "done"}},
-		{"a tool message without any call is never sent", []msg{
+		{"a tool message without any call is never sent, and the window goes on", []msg{
 			{"user", "q", nil}, {"tool", "r", nil}, {"assistant", "done", nil},
-		}, 100, nil, []string{"done"}},
+		}, 100, nil, []string{"q", "done"}},
 		{"Anthropic tool_use and tool_result blocks", []msg{
 			{"user", "q", nil},
 			{"assistant", "", map[string]any{"content_blocks": []any{map[string]any{"type": "tool_use", "id": "toolu_1"}}}},

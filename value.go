@@ -1,0 +1,222 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"unsafe"
+)
+
+// A Session holds only JSON values: nil, bool, string, json.Number, map[string]any and
+// []any, nested. Values that callers hand in (WithExtra, WithParts, SetContext) are
+// converted to that form at once by jsonValue, so that a session reads the same before
+// a save and after a load, and so that no value a caller keeps is shared with it.
+
+// startDetectingCycles is the nesting depth after which jsonValue looks for a map or
+// slice that contains itself, as encoding/json does: cheaper than tracking every level.
+const startDetectingCycles = 1000
+
+// converter converts one value to JSON values; see jsonValue.
+type converter struct {
+	depth int                         // nesting of the value being converted in the file
+	path  map[unsafe.Pointer]struct{} // maps and slices being converted, past startDetectingCycles
+}
+
+// jsonValue returns v as encoding/json would decode its encoding into an any, but with
+// numbers as json.Number: structs by their json tags, typed maps and slices as
+// map[string]any and []any, numbers as json.Number. The result shares no map or slice
+// with v. depth is how deeply v is nested in a session's JSON, so that what a session
+// holds can always be read back (encoding/json and FromJSON refuse more than maxDepth).
+// Values that have no JSON encoding (a cycle, a channel, NaN) are an error.
+func jsonValue(v any, depth int) (any, error) {
+	c := converter{depth: depth}
+	return c.value(v)
+}
+
+func (c *converter) value(v any) (any, error) {
+	switch v := v.(type) {
+	case nil, string, bool:
+		return v, nil
+	case json.Number:
+		return number(v)
+	case map[string]any:
+		if v == nil {
+			return nil, nil // encoding/json writes null, which reads back as nil
+		}
+		return c.object(v)
+	case []any:
+		if v == nil {
+			return nil, nil
+		}
+		return c.array(v)
+	case int:
+		return json.Number(strconv.Itoa(v)), nil
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10)), nil
+	case float64:
+		b, err := appendFloat(nil, v)
+		return json.Number(b), err
+	}
+	return c.encoded(v)
+}
+
+func (c *converter) object(m map[string]any) (any, error) {
+	leave, err := c.enter(reflect.ValueOf(m).UnsafePointer(), m)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		ce, err := c.value(e)
+		if err != nil {
+			return nil, prefixPath(k, err)
+		}
+		out[k] = ce
+	}
+	return out, nil
+}
+
+func (c *converter) array(a []any) (any, error) {
+	var ptr unsafe.Pointer
+	if len(a) > 0 {
+		ptr = unsafe.Pointer(&a[0])
+	}
+	leave, err := c.enter(ptr, a)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	out := make([]any, len(a))
+	for i, e := range a {
+		ce, err := c.value(e)
+		if err != nil {
+			return nil, prefixPath(fmt.Sprintf("[%d]", i), err)
+		}
+		out[i] = ce
+	}
+	return out, nil
+}
+
+// enter goes one level deeper into the map or slice at ptr, failing if it is nested
+// too deeply or already on the path from the top (a cycle). leave goes back up.
+func (c *converter) enter(ptr unsafe.Pointer, v any) (leave func(), err error) {
+	if c.depth >= maxDepth {
+		return nil, errTooDeep
+	}
+	c.depth++
+	if c.depth <= startDetectingCycles || ptr == nil {
+		return func() { c.depth-- }, nil
+	}
+	if _, ok := c.path[ptr]; ok {
+		c.depth--
+		return nil, fmt.Errorf("json: unsupported value: encountered a cycle via %T", v)
+	}
+	if c.path == nil {
+		c.path = make(map[unsafe.Pointer]struct{})
+	}
+	c.path[ptr] = struct{}{}
+	return func() { c.depth--; delete(c.path, ptr) }, nil
+}
+
+var errTooDeep = errors.New("exceeded max depth of nesting")
+
+// encoded converts a value of any other type through its JSON encoding.
+func (c *converter) encoded(v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{data: data}
+	d.skipSpace()
+	out, err := d.value(c.depth)
+	if errors.Is(err, errSyntax) {
+		return nil, errTooDeep // json.Marshal writes valid JSON, too deep for FromJSON
+	}
+	return out, err
+}
+
+// number returns n as encoding/json writes it: "" as 0, and an error if n is not a
+// JSON number.
+func number(n json.Number) (json.Number, error) {
+	if n == "" {
+		return "0", nil
+	}
+	if !isValidNumber(string(n)) {
+		return "", fmt.Errorf("json: invalid number literal %q", string(n))
+	}
+	return n, nil
+}
+
+// prefixPath returns err with key added in front of the path of the value it is about.
+func prefixPath(key string, err error) error {
+	if fe, ok := err.(*fieldError); ok {
+		return &fieldError{joinPath(key, fe.path), fe.err}
+	}
+	return &fieldError{key, err}
+}
+
+// cloneValue returns a copy of v, a JSON value, that shares no map or slice with it.
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v)
+	case []any:
+		if v == nil {
+			return v
+		}
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = cloneValue(e)
+		}
+		return c
+	}
+	return v
+}
+
+// cloneMap returns a deep copy of m, a map of JSON values.
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = cloneValue(v)
+	}
+	return c
+}
+
+// cloneParts returns a deep copy of parts.
+func cloneParts(parts []map[string]any) []map[string]any {
+	if parts == nil {
+		return nil
+	}
+	c := make([]map[string]any, len(parts))
+	for i, p := range parts {
+		c[i] = cloneMap(p)
+	}
+	return c
+}
+
+// appendFloat writes f as encoding/json does.
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, fmt.Errorf("json: unsupported value: %v", f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// Turn e-09 into e-9, as encoding/json does.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
