@@ -156,7 +156,7 @@ func TestFileFlag(t *testing.T) {
 func TestCorruptFile(t *testing.T) {
 	for _, tt := range []struct{ name, content, want string }{
 		{"not JSON", "garbage\n", "invalid character 'g'"},
-		{"wrong field type", `{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","messages":[{"role":"user","content":5}]}`, "messages[0].content"},
+		{"wrong field type", `{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","messages":[{"role":7,"content":"a"}]}`, "messages[0].role"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
