@@ -161,7 +161,7 @@ func WithExtra(key string, value any) MessageOption {
 		if m.Extra == nil {
 			m.Extra = make(map[string]any, 1)
 		}
-		m.Extra[key] = v
+		m.Extra[validUTF8(key)] = v
 	}
 }
 
@@ -221,7 +221,7 @@ func (m *Message) setErr(err error) {
 // the messages of sessions grown from it, nor they its.
 func (s Session) AddMessage(role, content string, opts ...MessageOption) Session {
 	t := s.nextTime()
-	m := Message{Role: role, Content: content, Timestamp: t}
+	m := Message{Role: validUTF8(role), Content: validUTF8(content), Timestamp: t}
 	if len(opts) > 0 {
 		m = withOptions(m, opts)
 		s.usage = s.usage.add(m.Usage)

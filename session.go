@@ -64,7 +64,7 @@ type optionalString struct {
 }
 
 func someString(s string) optionalString {
-	return optionalString{value: s, ok: s != ""}
+	return optionalString{value: validUTF8(s), ok: s != ""}
 }
 
 // An Option configures a Session made by New.

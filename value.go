@@ -7,6 +7,8 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -38,8 +40,10 @@ func jsonValue(v any, depth int) (any, error) {
 
 func (c *converter) value(v any) (any, error) {
 	switch v := v.(type) {
-	case nil, string, bool:
+	case nil, bool:
 		return v, nil
+	case string:
+		return validUTF8(v), nil
 	case json.Number:
 		return number(v)
 	case map[string]any:
@@ -75,7 +79,7 @@ func (c *converter) object(m map[string]any) (any, error) {
 		if err != nil {
 			return nil, prefixPath(k, err)
 		}
-		out[k] = ce
+		out[validUTF8(k)] = ce
 	}
 	return out, nil
 }
@@ -219,4 +223,19 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// validUTF8 returns s with each byte that is not valid UTF-8 replaced by U+FFFD, as
+// encoding/json writes and reads it; s itself, without copying, when it is valid.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // RuneError for an invalid byte
+		i += size
+	}
+	return b.String()
 }
