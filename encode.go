@@ -82,8 +82,9 @@ func (s Session) appendJSON(b []byte) ([]byte, error) {
 func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]any) ([]byte, error) {
 	var known [len(usageFields)]string
 	n := 0
+	written := keys.written(u)
 	for i, f := range usageFields {
-		if f.always || keys.has(i) || *f.count(&u) != 0 {
+		if written.has(i) {
 			known[n] = f.key
 			n++
 		}

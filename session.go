@@ -197,7 +197,7 @@ func (s Session) Truncate(n int) Session {
 func (s Session) Equal(t Session) bool {
 	return s.id == t.id && s.backend == t.backend && s.name == t.name &&
 		s.created.equal(t.created) && s.updated.equal(t.updated) &&
-		s.usage == t.usage && s.usageKeys == t.usageKeys &&
+		s.usage == t.usage && s.usageKeys.written(s.usage) == t.usageKeys.written(t.usage) &&
 		reflect.DeepEqual(s.context, t.context) &&
 		reflect.DeepEqual(s.otherContext, t.otherContext) &&
 		reflect.DeepEqual(s.unknown, t.unknown) &&

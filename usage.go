@@ -119,3 +119,15 @@ func usageField(key string) int {
 type usageKeySet uint8
 
 func (k usageKeySet) has(i int) bool { return k&(1<<i) != 0 }
+
+// written returns the keys of usageFields that appendUsage writes for u, given the keys
+// k a file held.
+func (k usageKeySet) written(u TokenUsage) usageKeySet {
+	var w usageKeySet
+	for i, f := range usageFields {
+		if f.always || k.has(i) || *f.count(&u) != 0 {
+			w |= 1 << i
+		}
+	}
+	return w
+}
