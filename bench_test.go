@@ -3,6 +3,7 @@ package session_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func BenchmarkBuild(b *testing.B) {
 		for b.Loop() {
 			var msgs []session.Message
 			for range n {
-				msgs = append(msgs, session.Message{Role: "user", Content: "Hello!", Timestamp: time.Now().UTC()})
+				msgs = append(msgs, session.Message{Role: "user", Content: "Hello!", Timestamp: time.Now().UTC().Truncate(time.Microsecond)})
 			}
 			sinkMessages = msgs
 		}
@@ -162,6 +163,37 @@ func BenchmarkWindow(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				sinkMessages = s.Window(budget, session.EstimateTokens, session.KeepSystem())
+			}
+		})
+	}
+}
+
+// BenchmarkAddToolCall adds an assistant message with one tool call, a []any as a
+// reload gives it, to a session, the common case of WithExtra.
+func BenchmarkAddToolCall(b *testing.B) {
+	calls := []any{map[string]any{"id": "call_1", "type": "function",
+		"function": map[string]any{"name": "current_time", "arguments": "{}"}}}
+	b.ReportAllocs()
+	s := session.New("openai")
+	for b.Loop() {
+		sinkSession = s.AddMessage("assistant", "", session.WithExtra("tool_calls", calls))
+	}
+}
+
+// BenchmarkWindowOrphans takes a window of sessions that end in many tool results
+// whose call is gone, each with another extra field, with a budget they all fit: the
+// case that must stay linear in the messages examined.
+func BenchmarkWindowOrphans(b *testing.B) {
+	for _, n := range []int{10_000, 80_000} {
+		s := session.New("").AddMessage("user", "q")
+		for i := range n {
+			s = s.AddMessage("tool", "r", session.WithExtra("tool_call_id", fmt.Sprint("gone", i)),
+				session.WithExtra("name", "f"))
+		}
+		b.Run(fmt.Sprintf("%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkMessages = s.Window(math.MaxInt, session.EstimateTokens)
 			}
 		})
 	}

@@ -113,7 +113,7 @@ func TestMessageJSON(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"role":"user","content":"hi","timestamp":"2024-01-01","token_usage":{"input_tokens":1,"output_tokens":2},"x":[1]}`), &m)
 	require.NoError(t, err)
 	assert.Equal(t, "user", m.Role)
-	assert.Equal(t, session.TokenUsage{InputTokens: 1, OutputTokens: 2}, m.Usage)
+	assert.Equal(t, session.TokenUsage{InputTokens: 1, OutputTokens: 2}, m.Usage())
 	assert.Equal(t, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), m.Timestamp)
 	data, err := json.Marshal(m)
 	require.NoError(t, err)
@@ -307,11 +307,7 @@ func TestEncoderMatchesEncodingJSON(t *testing.T) {
 			enc := json.NewEncoder(&want)
 			enc.SetEscapeHTML(false)
 			require.NoError(t, enc.Encode(v))
-			if name == "invalid utf-8" { // stored as encoding/json reads it back: with U+FFFD
-				assert.Contains(t, string(data), ",\"v\":\"a\ufffdb\"}")
-			} else {
-				assert.Contains(t, string(data), `,"v":`+strings.TrimSpace(want.String())+`}`)
-			}
+			assert.Contains(t, string(data), `,"v":`+strings.TrimSpace(want.String())+`}`)
 
 			back, err := session.FromJSON(must(s.ToJSON()))
 			require.NoError(t, err)

@@ -261,7 +261,7 @@ func (d *decoder) message() (m Message, err error) {
 		return m, d.typeError("", messageType)
 	}
 	var hasRole, hasContent bool
-	var kept keptFields
+	var aux auxFields
 	err = d.object(2, func(key []byte) error {
 		var err error
 		switch string(key) {
@@ -273,17 +273,17 @@ func (d *decoder) message() (m Message, err error) {
 			hasRole = true
 		case "content":
 			hasContent = true
-			m.Content, m.Parts, kept.content, err = d.content()
+			m.Content, m.Parts, aux.content, err = d.content()
 		case "timestamp":
-			m.Timestamp, kept.timestamp, kept.timestampAt, err = d.timestamp()
+			m.Timestamp, aux.timestamp, aux.timestampAt, err = d.timestamp()
 		case "token_usage":
 			var v any
 			if v, err = d.value(3); err == nil {
 				if u, ok := messageUsage(v); ok {
-					m.Usage = u
+					aux.usage = u
 					delete(m.Extra, "token_usage")
 				} else {
-					m.Usage = TokenUsage{}
+					aux.usage = TokenUsage{}
 					setMember(&m.Extra, "token_usage", v)
 				}
 			}
@@ -298,8 +298,8 @@ func (d *decoder) message() (m Message, err error) {
 	if err == nil && !hasContent {
 		err = &fieldError{"content", errors.New("missing")}
 	}
-	if kept.content.ok || kept.timestamp.ok {
-		m.kept = &kept
+	if aux.content.ok || aux.timestamp.ok || !aux.usage.IsZero() {
+		m.aux = &aux
 	}
 	return m, err
 }

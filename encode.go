@@ -126,10 +126,11 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 	if m.Timestamp.IsZero() && !keptStamp.ok {
 		keys = messageKeysNoTimestamp
 	}
-	if m.Usage.IsZero() {
+	usage := m.Usage()
+	if usage.IsZero() {
 		keys = keys[:len(keys)-1]
 	}
-	if len(m.Extra) == 0 && m.kept == nil && m.Parts == nil && len(keys) == 3 {
+	if len(m.Extra) == 0 && m.aux == nil && m.Parts == nil && len(keys) == 3 {
 		// The common case, without the closure and sorting of appendMerged.
 		b = append(b, `{"content":`...)
 		b = appendString(b, m.Content)
@@ -155,7 +156,7 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 			}
 			return appendTime(b, m.Timestamp)
 		default: // "token_usage"
-			return appendUsage(b, m.Usage, 0, nil)
+			return appendUsage(b, usage, 0, nil)
 		}
 	})
 	return append(b, '}'), err

@@ -278,7 +278,7 @@ func ExampleWithUsage_openAI() {
 
 	// Example prices per million tokens, not any model's.
 	price := session.Price{Input: 2.50, CacheRead: 1.25, Output: 10}
-	fmt.Printf("%+v\n", s.GetMessages(1)[0].Usage)
+	fmt.Printf("%+v\n", s.GetMessages(1)[0].Usage())
 	fmt.Println(s.TotalTokens(), s.TokenUsage().Cost(price))
 	// Output:
 	// {InputTokens:2000 OutputTokens:300 CacheReadTokens:1500 CacheWriteTokens:0 ReasoningTokens:200}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,22 +27,20 @@ type Message struct {
 	// Timestamp is when the message was added, in UTC, to the microsecond; the zero
 	// Time means none was recorded, and the message's JSON then has no "timestamp".
 	Timestamp time.Time
-	// Usage is the tokens of the model's call that produced this message, as recorded
-	// by WithUsage; zero when none was.
-	Usage TokenUsage
 	// Extra holds every other field of the message, by its JSON key: "tool_calls",
 	// "tool_call_id", "name", "metadata", ... It is nil when there are none. It holds
 	// JSON values only: strings, bools, nil, json.Number, map[string]any and []any.
 	Extra map[string]any
 
-	// kept is how a file held what the fields above cannot tell, and the error of an
-	// option; nil for most messages. It is never modified once a Message holds it.
-	kept *keptFields
+	// aux holds what the fields above do not: the usage, the form of fields a file held
+	// in a form of their own, and the error of an option. It is nil for most messages,
+	// which keeps Message small, and never modified once a Message holds it.
+	aux *auxFields
 }
 
-// keptFields records what a file held for a message where the exported fields of
-// Message cannot say it, so that writing the message again writes what was read.
-type keptFields struct {
+// auxFields are the fields of a Message that are not exported: see Message.aux.
+type auxFields struct {
+	usage       TokenUsage
 	content     keptValue // content that is neither a string nor a list of objects
 	timestamp   keptValue // a timestamp not in timeLayout: null, another form, no time
 	timestampAt time.Time // what timestamp parsed to; it is written while Timestamp is this
@@ -55,38 +53,49 @@ type keptValue struct {
 	ok    bool
 }
 
-// with returns a copy of k, or new keptFields if k is nil, changed by change.
-func (k *keptFields) with(change func(*keptFields)) *keptFields {
-	var c keptFields
-	if k != nil {
-		c = *k
+func (k keptValue) equal(l keptValue) bool { return k.ok == l.ok && jsonEqual(k.value, l.value) }
+
+// with returns a copy of a, or new auxFields if a is nil, changed by change.
+func (a *auxFields) with(change func(*auxFields)) *auxFields {
+	var c auxFields
+	if a != nil {
+		c = *a
 	}
 	change(&c)
 	return &c
 }
 
+// Usage returns the tokens of the model's call that produced m, as WithUsage recorded
+// them; zero when none were.
+func (m Message) Usage() TokenUsage {
+	if m.aux == nil {
+		return TokenUsage{}
+	}
+	return m.aux.usage
+}
+
 // keptContent returns the content a file held that Content and Parts cannot say,
 // while they are still empty.
 func (m Message) keptContent() keptValue {
-	if m.kept == nil || m.Parts != nil || m.Content != "" {
+	if m.aux == nil || m.Parts != nil || m.Content != "" {
 		return keptValue{}
 	}
-	return m.kept.content
+	return m.aux.content
 }
 
 // keptTimestamp returns the timestamp as a file held it, while Timestamp is unchanged.
 func (m Message) keptTimestamp() keptValue {
-	if m.kept == nil || !m.Timestamp.Equal(m.kept.timestampAt) {
+	if m.aux == nil || !m.Timestamp.Equal(m.aux.timestampAt) {
 		return keptValue{}
 	}
-	return m.kept.timestamp
+	return m.aux.timestamp
 }
 
 func (m Message) err() error {
-	if m.kept == nil {
+	if m.aux == nil {
 		return nil
 	}
-	return m.kept.err
+	return m.aux.err
 }
 
 // reservedKeys are the message fields with a Message field of their own, which Extra
@@ -161,7 +170,7 @@ func WithExtra(key string, value any) MessageOption {
 		if m.Extra == nil {
 			m.Extra = make(map[string]any, 1)
 		}
-		m.Extra[validUTF8(key)] = v
+		m.Extra[key] = v
 	}
 }
 
@@ -197,16 +206,18 @@ func WithParts(parts ...map[string]any) MessageOption {
 
 // WithUsage records on a message the tokens of the model's call that produced it, and
 // AddMessage adds them to the session's totals, as UpdateTokenUsage does: per-turn usage
-// that stays with its message (Message.Usage) and in the file. Negative counts count as
-// zero.
+// that stays with its message (read it with Message.Usage) and in the file. Negative
+// counts count as zero.
 func WithUsage(u TokenUsage) MessageOption {
-	return func(m *Message) { m.Usage = TokenUsage{}.add(u) }
+	return func(m *Message) {
+		m.aux = m.aux.with(func(a *auxFields) { a.usage = TokenUsage{}.add(u) })
+	}
 }
 
 // setErr records the first error of an option.
 func (m *Message) setErr(err error) {
 	if m.err() == nil {
-		m.kept = m.kept.with(func(k *keptFields) { k.err = err })
+		m.aux = m.aux.with(func(a *auxFields) { a.err = err })
 	}
 }
 
@@ -221,10 +232,12 @@ func (m *Message) setErr(err error) {
 // the messages of sessions grown from it, nor they its.
 func (s Session) AddMessage(role, content string, opts ...MessageOption) Session {
 	t := s.nextTime()
-	m := Message{Role: validUTF8(role), Content: validUTF8(content), Timestamp: t}
+	m := Message{Role: role, Content: content, Timestamp: t}
 	if len(opts) > 0 {
 		m = withOptions(m, opts)
-		s.usage = s.usage.add(m.Usage)
+		if m.aux != nil {
+			s.usage = s.usage.add(m.aux.usage)
+		}
 	}
 	s.messages = s.messages.append(m)
 	s.updated = keptTime{at: t}
@@ -277,10 +290,11 @@ func (s Session) Messages() iter.Seq[Message] {
 // the fields a file held in a form of its own (a null content, a timestamp with an
 // offset), so that Equal messages are written alike.
 func (m Message) Equal(n Message) bool {
-	return m.Role == n.Role && m.Content == n.Content && m.Timestamp.Equal(n.Timestamp) &&
-		m.Usage == n.Usage &&
-		reflect.DeepEqual(m.Parts, n.Parts) &&
-		reflect.DeepEqual(m.Extra, n.Extra) &&
-		reflect.DeepEqual(m.keptContent(), n.keptContent()) &&
-		reflect.DeepEqual(m.keptTimestamp(), n.keptTimestamp())
+	return stringsEqual(m.Role, n.Role) && stringsEqual(m.Content, n.Content) &&
+		m.Timestamp.Equal(n.Timestamp) && m.Usage() == n.Usage() &&
+		(m.Parts == nil) == (n.Parts == nil) &&
+		slices.EqualFunc(m.Parts, n.Parts, mapsEqual) &&
+		mapsEqual(m.Extra, n.Extra) &&
+		m.keptContent().equal(n.keptContent()) &&
+		m.keptTimestamp().equal(n.keptTimestamp())
 }

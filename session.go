@@ -12,7 +12,6 @@
 package session
 
 import (
-	"reflect"
 	"slices"
 	"time"
 
@@ -63,8 +62,12 @@ type optionalString struct {
 	ok    bool
 }
 
+func (o optionalString) equal(p optionalString) bool {
+	return o.ok == p.ok && stringsEqual(o.value, p.value)
+}
+
 func someString(s string) optionalString {
-	return optionalString{value: validUTF8(s), ok: s != ""}
+	return optionalString{value: s, ok: s != ""}
 }
 
 // An Option configures a Session made by New.
@@ -195,12 +198,10 @@ func (s Session) Truncate(n int) Session {
 // token usage and messages (compared with Message.Equal). It is the equality that a
 // JSON round trip keeps: FromJSON(s.ToJSON()) is Equal to s.
 func (s Session) Equal(t Session) bool {
-	return s.id == t.id && s.backend == t.backend && s.name == t.name &&
+	return s.id == t.id && s.backend.equal(t.backend) && s.name.equal(t.name) &&
 		s.created.equal(t.created) && s.updated.equal(t.updated) &&
 		s.usage == t.usage && s.usageKeys.written(s.usage) == t.usageKeys.written(t.usage) &&
-		reflect.DeepEqual(s.context, t.context) &&
-		reflect.DeepEqual(s.otherContext, t.otherContext) &&
-		reflect.DeepEqual(s.unknown, t.unknown) &&
-		reflect.DeepEqual(s.unknownUsage, t.unknownUsage) &&
+		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) &&
+		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage) &&
 		slices.EqualFunc(s.messages.view(), t.messages.view(), Message.Equal)
 }

@@ -18,8 +18,8 @@ func TestWithUsage(t *testing.T) {
 		AddMessage("assistant", "Noon.", session.WithUsage(turn), session.WithUsage(turn)) // the last one counts
 
 	msgs := s.GetMessages(0)
-	assert.Equal(t, session.TokenUsage{}, msgs[0].Usage)
-	assert.Equal(t, turn, msgs[1].Usage)
+	assert.Equal(t, session.TokenUsage{}, msgs[0].Usage())
+	assert.Equal(t, turn, msgs[1].Usage())
 	assert.Equal(t, session.TokenUsage{InputTokens: 2001, OutputTokens: 301, CacheReadTokens: 1500, ReasoningTokens: 200}, s.TokenUsage())
 
 	data := string(must(s.ToJSON()))
@@ -29,10 +29,10 @@ func TestWithUsage(t *testing.T) {
 	back, err := session.FromJSON([]byte(data))
 	require.NoError(t, err)
 	assert.True(t, back.Equal(s))
-	assert.Equal(t, turn, back.GetMessages(1)[0].Usage)
+	assert.Equal(t, turn, back.GetMessages(1)[0].Usage())
 
 	negative := session.New("").AddMessage("assistant", "x", session.WithUsage(session.TokenUsage{InputTokens: -5, OutputTokens: 3}))
-	assert.Equal(t, session.TokenUsage{OutputTokens: 3}, negative.GetMessages(1)[0].Usage)
+	assert.Equal(t, session.TokenUsage{OutputTokens: 3}, negative.GetMessages(1)[0].Usage())
 	assert.Equal(t, session.TokenUsage{OutputTokens: 3}, negative.TokenUsage())
 }
 
@@ -54,7 +54,7 @@ func TestMessageTokenUsageKept(t *testing.T) {
 		s, out := reencoded(t, in)
 		assert.Equal(t, in, out, usage)
 		m := s.GetMessages(1)[0]
-		assert.Equal(t, session.TokenUsage{}, m.Usage, usage)
+		assert.Equal(t, session.TokenUsage{}, m.Usage(), usage)
 		assert.Contains(t, m.Extra, "token_usage", usage)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,61 +40,62 @@ func jsonValue(v any, depth int) (any, error) {
 }
 
 func (c *converter) value(v any) (any, error) {
-	switch v := v.(type) {
+	switch x := v.(type) {
 	case nil, bool:
 		return v, nil
 	case string:
-		return validUTF8(v), nil
-	case json.Number:
-		return number(v)
+		return v, nil
 	case map[string]any:
-		if v == nil {
+		if x == nil {
 			return nil, nil // encoding/json writes null, which reads back as nil
 		}
-		return c.object(v)
+		return c.object(x)
 	case []any:
-		if v == nil {
+		if x == nil {
 			return nil, nil
 		}
-		return c.array(v)
+		return c.array(x)
+	case json.Number:
+		return number(x)
 	case int:
-		return json.Number(strconv.Itoa(v)), nil
+		return json.Number(strconv.Itoa(x)), nil
 	case int64:
-		return json.Number(strconv.FormatInt(v, 10)), nil
+		return json.Number(strconv.FormatInt(x, 10)), nil
 	case float64:
-		b, err := appendFloat(nil, v)
+		b, err := appendFloat(nil, x)
 		return json.Number(b), err
 	}
 	return c.encoded(v)
 }
 
 func (c *converter) object(m map[string]any) (any, error) {
-	leave, err := c.enter(reflect.ValueOf(m).UnsafePointer(), m)
-	if err != nil {
+	var ptr unsafe.Pointer
+	if c.depth >= startDetectingCycles {
+		ptr = reflect.ValueOf(m).UnsafePointer()
+	}
+	if err := c.enter(ptr, "map[string]interface {}"); err != nil {
 		return nil, err
 	}
-	defer leave()
 	out := make(map[string]any, len(m))
 	for k, e := range m {
 		ce, err := c.value(e)
 		if err != nil {
 			return nil, prefixPath(k, err)
 		}
-		out[validUTF8(k)] = ce
+		out[k] = ce
 	}
+	c.leave(ptr)
 	return out, nil
 }
 
 func (c *converter) array(a []any) (any, error) {
 	var ptr unsafe.Pointer
-	if len(a) > 0 {
+	if c.depth >= startDetectingCycles && len(a) > 0 {
 		ptr = unsafe.Pointer(&a[0])
 	}
-	leave, err := c.enter(ptr, a)
-	if err != nil {
+	if err := c.enter(ptr, "[]interface {}"); err != nil {
 		return nil, err
 	}
-	defer leave()
 	out := make([]any, len(a))
 	for i, e := range a {
 		ce, err := c.value(e)
@@ -102,28 +104,36 @@ func (c *converter) array(a []any) (any, error) {
 		}
 		out[i] = ce
 	}
+	c.leave(ptr)
 	return out, nil
 }
 
-// enter goes one level deeper into the map or slice at ptr, failing if it is nested
-// too deeply or already on the path from the top (a cycle). leave goes back up.
-func (c *converter) enter(ptr unsafe.Pointer, v any) (leave func(), err error) {
+// enter goes one level deeper, into a map or slice of the named type whose storage is
+// at ptr (nil above startDetectingCycles), failing if it is nested too deeply or is
+// already on the path from the top: a cycle.
+func (c *converter) enter(ptr unsafe.Pointer, typeName string) error {
 	if c.depth >= maxDepth {
-		return nil, errTooDeep
+		return errTooDeep
+	}
+	if ptr != nil {
+		if _, ok := c.path[ptr]; ok {
+			return fmt.Errorf("json: unsupported value: encountered a cycle via %s", typeName)
+		}
+		if c.path == nil {
+			c.path = make(map[unsafe.Pointer]struct{})
+		}
+		c.path[ptr] = struct{}{}
 	}
 	c.depth++
-	if c.depth <= startDetectingCycles || ptr == nil {
-		return func() { c.depth-- }, nil
+	return nil
+}
+
+// leave goes back up from what enter went into.
+func (c *converter) leave(ptr unsafe.Pointer) {
+	c.depth--
+	if ptr != nil {
+		delete(c.path, ptr)
 	}
-	if _, ok := c.path[ptr]; ok {
-		c.depth--
-		return nil, fmt.Errorf("json: unsupported value: encountered a cycle via %T", v)
-	}
-	if c.path == nil {
-		c.path = make(map[unsafe.Pointer]struct{})
-	}
-	c.path[ptr] = struct{}{}
-	return func() { c.depth--; delete(c.path, ptr) }, nil
 }
 
 var errTooDeep = errors.New("exceeded max depth of nesting")
@@ -226,7 +236,7 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 }
 
 // validUTF8 returns s with each byte that is not valid UTF-8 replaced by U+FFFD, as
-// encoding/json writes and reads it; s itself, without copying, when it is valid.
+// encoding/json and appendString write it; s itself, without copying, when it is valid.
 func validUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
@@ -239,3 +249,42 @@ func validUTF8(s string) string {
 	}
 	return b.String()
 }
+
+// jsonEqual reports whether a and b, JSON values, are written alike: strings that differ
+// only in bytes that are not valid UTF-8, which are written as U+FFFD, are equal.
+func jsonEqual(a, b any) bool {
+	switch a := a.(type) {
+	case string:
+		b, ok := b.(string)
+		return ok && stringsEqual(a, b)
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		return ok && (a == nil) == (b == nil) && mapsEqual(a, b)
+	case []any:
+		b, ok := b.([]any)
+		return ok && (a == nil) == (b == nil) && slices.EqualFunc(a, b, jsonEqual)
+	case nil, bool, json.Number:
+		return a == b
+	}
+	return reflect.DeepEqual(a, b) // not a JSON value: a Message made by hand
+}
+
+// mapsEqual reports whether two objects of JSON values are written alike, nil and empty
+// alike.
+func mapsEqual(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok {
+			vb, ok = b[validUTF8(k)]
+		}
+		if !ok || !jsonEqual(va, vb) {
+			return false
+		}
+	}
+	return true
+}
+
+func stringsEqual(a, b string) bool { return a == b || validUTF8(a) == validUTF8(b) }

@@ -39,8 +39,8 @@ func KeepSystem() WindowOption {
 // count is called at most once for each message examined, and Window examines about as
 // many messages as it returns, however long the session, and never more than the
 // session holds. count gets a copy of each message: changing it changes nothing else.
-// A negative count counts as 0; sums that would overflow saturate, so they exceed any
-// budget. A nil count is EstimateTokens, the count for callers without the model's
+// A negative count counts as 0, and no sum overflows: counts that add up to more than
+// math.MaxInt exceed any budget. A nil count is EstimateTokens, the count for callers without the model's
 // tokenizer. A negative budget gives no messages.
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
 	var cfg windowConfig
@@ -65,11 +65,12 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 	used := 0
 	if cfg.keepSystem {
 		for system < len(msgs) && msgs[system].Role == "system" {
-			used = addTokens(used, measure(msgs[system]))
+			c := measure(msgs[system])
+			if c > budget-used {
+				return []Message{}
+			}
+			used += c
 			system++
-		}
-		if used > budget {
-			return []Message{}
 		}
 	}
 	chosen := chooseRecent(msgs[system:], budget-used, measure)
@@ -94,10 +95,12 @@ func chooseRecent(msgs []Message, budget int, measure func(Message) int) []int {
 	take := func(idx ...int) bool {
 		cost := 0
 		for _, i := range idx {
-			cost = addTokens(cost, measure(msgs[i]))
-		}
-		if cost > budget-used {
-			return false
+			// Compared before adding, so that no sum can overflow.
+			c := measure(msgs[i])
+			if c > budget-used-cost {
+				return false
+			}
+			cost += c
 		}
 		used += cost
 		chosen = append(chosen, idx...)
@@ -106,8 +109,9 @@ func chooseRecent(msgs []Message, budget int, measure func(Message) int) []int {
 	var run []int         // results seen, newest first, whose call is not reached yet
 	var answered []string // the ids the results in run answer
 	anonymous := 0        // the results in run without an id
+	var ref toolRefs
 	for i := len(msgs) - 1; i >= 0; i-- {
-		ref := toolRefsOf(msgs[i])
+		ref.of(msgs[i])
 		switch {
 		case ref.answers():
 			if ref.calls() { // answers and calls at once: no API has such a message
@@ -168,10 +172,11 @@ func (r toolRefs) answeredBy(ids []string, anonymous int) bool {
 	return unanswered <= anonymous
 }
 
-// toolRefsOf finds the calls m makes (OpenAI's tool_calls, Anthropic's tool_use blocks)
-// and the calls it answers (tool_call_id, tool_result blocks' tool_use_id).
-func toolRefsOf(m Message) toolRefs {
-	var r toolRefs
+// of sets r to the calls m makes (OpenAI's tool_calls, Anthropic's tool_use blocks) and
+// the calls it answers (tool_call_id, tool_result blocks' tool_use_id), reusing r's
+// storage.
+func (r *toolRefs) of(m Message) {
+	*r = toolRefs{callIDs: r.callIDs[:0], answerIDs: r.answerIDs[:0]}
 	if calls, ok := m.Extra["tool_calls"].([]any); ok {
 		for _, c := range calls {
 			if id, ok := stringField(c, "id"); ok {
@@ -195,7 +200,6 @@ func toolRefsOf(m Message) toolRefs {
 	if m.Role == "tool" && len(r.answerIDs) == 0 {
 		r.anonymousAnswer = true
 	}
-	return r
 }
 
 // scan records the ids that the field key: v carries at any depth: tool_use blocks'

@@ -2,6 +2,9 @@ package session_test
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +248,244 @@ func TestEstimateTokens(t *testing.T) {
 		assert.Equal(t, tt.want, session.EstimateTokens(tt.m), tt.name)
 	}
 	assert.Positive(t, session.EstimateTokens(session.Message{Content: "x"}))
+}
+
+// TestWindowCountCannotChangeTheSession gives Window count functions that change the
+// messages they get: the session stays as it was.
+func TestWindowCountCannotChangeTheSession(t *testing.T) {
+	s := conversation(
+		msg{"user", "q", map[string]any{"metadata": map[string]any{"k": []any{"v"}}}},
+		msg{"assistant", "", calling("c1")},
+		msg{"tool", "r", answering("c1")},
+	).AddMessage("user", "", session.WithParts(map[string]any{"type": "text", "text": "hi"}))
+	before := must(s.ToJSON())
+	hostile := func(m session.Message) int {
+		if m.Extra != nil {
+			m.Extra["x"] = 1
+			delete(m.Extra, "tool_calls")
+			if meta, ok := m.Extra["metadata"].(map[string]any); ok {
+				meta["k"].([]any)[0] = "changed"
+				meta["new"] = true
+			}
+		}
+		for _, p := range m.Parts {
+			p["text"] = "changed"
+		}
+		return 1
+	}
+	got := s.Window(100, hostile)
+	assert.Len(t, got, 4)
+	assert.Equal(t, string(before), string(must(s.ToJSON())))
+	assert.Equal(t, "hi", got[3].Parts[0]["text"], "nor the window it returns")
+
+	// Under the race detector: a hostile count beside encoders of the same session.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			s.Window(100, hostile)
+		}
+	}()
+	for range 200 {
+		_, err := s.ToJSON()
+		require.NoError(t, err)
+	}
+	<-done
+}
+
+func TestWindowSumsSaturate(t *testing.T) {
+	s := conversation(msg{"user", "u", nil}, msg{"assistant", "a", calling("c1")}, msg{"tool", "t", answering("c1")})
+	huge := func(m session.Message) int {
+		if m.Role == "tool" {
+			return 5
+		}
+		return math.MaxInt - 2
+	}
+	assert.Empty(t, s.Window(10, huge), "a group whose sum overflows is over budget")
+
+	system := conversation(msg{"system", "a", nil}, msg{"system", "b", nil}, msg{"user", "u", nil})
+	maxed := func(session.Message) int { return math.MaxInt }
+	assert.Empty(t, system.Window(math.MaxInt, maxed, session.KeepSystem()), "two system messages of MaxInt exceed MaxInt")
+	assert.Len(t, system.Window(math.MaxInt, func(session.Message) int { return math.MaxInt / 4 }, session.KeepSystem()), 3)
+}
+
+func TestWindowNeverSendsUnansweredCalls(t *testing.T) {
+	tests := []struct {
+		name string
+		msgs []msg
+		want []string
+	}{
+		{"a call without results", []msg{
+			{"user", "q", nil}, {"assistant", "calling", calling("c1")}, {"user", "again", nil},
+		}, []string{"q", "again"}},
+		{"a call at the end", []msg{
+			{"user", "q", nil}, {"assistant", "calling", calling("c1")},
+		}, []string{"q"}},
+		{"one of two calls answered", []msg{
+			{"user", "q", nil}, {"assistant", "", calling("c1", "c2")}, {"tool", "r1", answering("c1")}, {"user", "next", nil},
+		}, []string{"q", "next"}},
+		{"the result comes after another message", []msg{
+			{"user", "q", nil}, {"assistant", "", calling("c1")}, {"user", "hurry", nil}, {"tool", "late", answering("c1")},
+		}, []string{"q", "hurry"}},
+		{"a result for another call inside the group", []msg{
+			{"user", "q", nil}, {"assistant", "", calling("c1")}, {"tool", "r1", answering("c1")}, {"tool", "stray", answering("c9")},
+		}, []string{"q"}},
+		{"results before their call", []msg{
+			{"tool", "early", answering("c1")}, {"assistant", "", calling("c1")}, {"user", "q", nil},
+		}, []string{"q"}},
+		{"a whole group", []msg{
+			{"user", "q", nil}, {"assistant", "", calling("c1", "c2")}, {"tool", "r2", answering("c2")}, {"tool", "r1", answering("c1")},
+		}, []string{"q", "", "r2", "r1"}},
+		{"Anthropic blocks in parts", []msg{
+			{"user", "q", nil},
+			{"assistant", "", map[string]any{"parts": []map[string]any{{"type": "text", "text": "let me look"}, {"type": "tool_use", "id": "toolu_1", "name": "f", "input": map[string]any{}}}}},
+			{"user", "", map[string]any{"parts": []map[string]any{{"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}}}},
+			{"assistant", "42", nil},
+		}, []string{"q", "let me look", "", "42"}},
+		{"Anthropic tool_use without its result", []msg{
+			{"user", "q", nil},
+			{"assistant", "", map[string]any{"parts": []map[string]any{{"type": "tool_use", "id": "toolu_1", "name": "f", "input": map[string]any{}}}}},
+			{"user", "never mind", nil},
+		}, []string{"q", "never mind"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := session.New("")
+			for _, m := range tt.msgs {
+				var opts []session.MessageOption
+				for k, v := range m.extra {
+					if k == "parts" {
+						opts = append(opts, session.WithParts(v.([]map[string]any)...))
+						continue
+					}
+					opts = append(opts, session.WithExtra(k, v))
+				}
+				s = s.AddMessage(m.role, m.content, opts...)
+			}
+			assert.Equal(t, tt.want, contents(s.Window(1000, nil)))
+		})
+	}
+}
+
+// randomToolConversation returns a conversation of users, assistants, tool calls and
+// results, with calls left unanswered, results that answer nothing, results out of
+// place and tool messages without an id.
+func randomToolConversation(r *rand.Rand, n int) session.Session {
+	s := session.New("")
+	var recent []string
+	next := 0
+	for range n {
+		switch r.IntN(6) {
+		case 0:
+			s = s.AddMessage("user", strings.Repeat("u", r.IntN(9)))
+		case 1:
+			s = s.AddMessage("assistant", strings.Repeat("a", r.IntN(9)))
+		case 2, 3:
+			var ids []string
+			for range 1 + r.IntN(3) {
+				next++
+				ids = append(ids, fmt.Sprint("c", next))
+			}
+			recent = append(recent, ids...)
+			s = s.AddMessage("assistant", strings.Repeat("a", r.IntN(3)), session.WithExtra("tool_calls", calling(ids...)["tool_calls"]))
+			// Mostly, all the results follow.
+			if r.IntN(4) > 0 {
+				for _, i := range r.Perm(len(ids)) {
+					s = s.AddMessage("tool", strings.Repeat("r", r.IntN(5)), session.WithExtra("tool_call_id", ids[i]))
+				}
+			}
+		case 4:
+			id := fmt.Sprint("c", r.IntN(next+2))
+			if len(recent) > 0 && r.IntN(2) == 0 {
+				id = recent[r.IntN(len(recent))]
+			}
+			s = s.AddMessage("tool", "r", session.WithExtra("tool_call_id", id))
+		case 5:
+			s = s.AddMessage("tool", "anonymous")
+		}
+	}
+	return s
+}
+
+// referenceWindow is the window as Window documents it, found the slow and plain way:
+// the session is cut from the oldest message into units (a message, or a call with all
+// its results right after it) and what no API accepts; units are then taken from the
+// newest while they fit.
+func referenceWindow(msgs []session.Message, budget int, count func(session.Message) int) []session.Message {
+	isCall := func(m session.Message) bool { _, ok := m.Extra["tool_calls"]; return ok }
+	isResult := func(m session.Message) bool { return m.Role == "tool" }
+	var units [][]session.Message
+	for i := 0; i < len(msgs); {
+		m := msgs[i]
+		switch {
+		case isCall(m):
+			j := i + 1
+			for j < len(msgs) && isResult(msgs[j]) {
+				j++
+			}
+			calls := map[string]bool{}
+			for _, c := range m.Extra["tool_calls"].([]any) {
+				calls[c.(map[string]any)["id"].(string)] = false
+			}
+			ok, anonymous := true, 0
+			for _, res := range msgs[i+1 : j] {
+				id, has := res.Extra["tool_call_id"].(string)
+				if !has {
+					anonymous++
+					continue
+				}
+				if _, known := calls[id]; !known {
+					ok = false
+				}
+				calls[id] = true
+			}
+			for _, answered := range calls {
+				if !answered {
+					anonymous--
+				}
+			}
+			if ok && anonymous >= 0 && j > i+1 {
+				units = append(units, msgs[i:j])
+			}
+			i = j
+		case isResult(m):
+			i++ // an orphan
+		default:
+			units = append(units, msgs[i:i+1])
+			i++
+		}
+	}
+	var window []session.Message
+	used := 0
+	for u := len(units) - 1; u >= 0; u-- {
+		cost := 0
+		for _, m := range units[u] {
+			cost += count(m)
+		}
+		if used+cost > budget {
+			break
+		}
+		used += cost
+		window = append(slices.Clone(units[u]), window...)
+	}
+	return window
+}
+
+// TestWindowMatchesReference checks Window against referenceWindow on random
+// conversations and budgets, and that what it returns is what the APIs accept.
+func TestWindowMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 300 {
+		s := randomToolConversation(r, r.IntN(40))
+		msgs := s.GetMessages(0)
+		budget := r.IntN(60)
+		var counter byLength
+		got := s.Window(budget, counter.count)
+		want := referenceWindow(msgs, budget, func(m session.Message) int { return len(m.Content) })
+		require.Equal(t, contents(want), contents(got), "budget %d over %v", budget, contents(msgs))
+		require.Equal(t, len(want), len(got))
+		for i := range got {
+			require.True(t, got[i].Equal(want[i]))
+		}
+	}
 }
