@@ -395,9 +395,102 @@ func randomSession(seed uint64) session.Session {
 		for range r.IntN(3) {
 			opts = append(opts, session.WithExtra(randomString(r), randomValue(r, 0)))
 		}
+		switch r.IntN(4) {
+		case 0:
+			opts = append(opts, session.WithParts(map[string]any{"type": "text", "text": randomString(r)},
+				map[string]any{"type": randomString(r), "v": randomValue(r, 1)}))
+		case 1:
+			type call struct {
+				ID   string            `json:"id"`
+				Args map[string]string `json:"args,omitempty"`
+				N    float32           `json:"n"`
+			}
+			opts = append(opts, session.WithExtra("tool_calls", []call{{ID: randomString(r), Args: map[string]string{"k": randomString(r)}, N: r.Float32()}}))
+		case 2:
+			opts = append(opts, session.WithUsage(session.TokenUsage{InputTokens: r.IntN(1000), OutputTokens: r.IntN(1000),
+				CacheReadTokens: r.IntN(2) * r.IntN(1000), CacheWriteTokens: r.IntN(2) * r.IntN(1000), ReasoningTokens: r.IntN(2) * r.IntN(1000)}))
+		}
 		s = s.AddMessage(randomString(r), randomString(r), opts...)
 	}
-	return s.UpdateTokenUsage(session.TokenUsage{InputTokens: r.IntN(1 << 40), OutputTokens: r.IntN(1 << 40)})
+	return s.UpdateTokenUsage(session.TokenUsage{InputTokens: r.IntN(1 << 40), OutputTokens: r.IntN(1 << 40),
+		CacheReadTokens: r.IntN(1 << 40), CacheWriteTokens: r.IntN(2), ReasoningTokens: r.IntN(1 << 40)})
+}
+
+// randomTime returns a random timestamp in one of the forms ExLLM reads or writes, or
+// a value that is no time.
+func randomTime(r *rand.Rand) string {
+	if r.IntN(8) == 0 {
+		return randomString(r)
+	}
+	return randomTimeForm(r)
+}
+
+// randomTimeForm returns a random time in one of the forms ExLLM reads or writes.
+func randomTimeForm(r *rand.Rand) string {
+	t := time.Unix(r.Int64N(1<<35), r.Int64N(1e9)).UTC()
+	forms := []string{
+		"2006-01-02T15:04:05.000000Z07:00", time.RFC3339, time.RFC3339Nano, "2006-01-02T15:04:05.999Z07:00",
+		"2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05", "2006-01-02", "2006-01-02T15:04:05,000Z07:00",
+	}
+	zone := time.FixedZone("", (r.IntN(48)-24)*1800)
+	return t.In(zone).Format(forms[r.IntN(len(forms))])
+}
+
+// randomFile returns a session file with every kind of value FromJSON keeps: parts and
+// other contents, every timestamp form, usage fields, unknown keys and nulls.
+func randomFile(seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 5))
+	doc := map[string]any{"id": randomString(r) + "x", "created_at": randomTimeForm(r), "updated_at": randomTimeForm(r)}
+	switch r.IntN(3) {
+	case 0:
+		doc["context"] = randomValue(r, 0)
+	case 1:
+		doc["context"] = map[string]any{randomString(r): randomValue(r, 1)}
+	}
+	usage := map[string]any{}
+	for _, k := range []string{"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", randomString(r) + "_x"} {
+		if r.IntN(2) == 0 {
+			usage[k] = r.IntN(3) * r.IntN(1<<40)
+		}
+	}
+	doc["token_usage"] = usage
+	var msgs []any
+	for range r.IntN(8) {
+		m := map[string]any{"role": randomString(r)}
+		switch r.IntN(4) {
+		case 0:
+			m["content"] = randomString(r)
+		case 1:
+			m["content"] = []any{map[string]any{"type": "text", "text": randomString(r)}, map[string]any{"type": "image_url", "image_url": randomValue(r, 2)}}
+		default:
+			m["content"] = randomValue(r, 1)
+		}
+		if r.IntN(4) > 0 {
+			m["timestamp"] = randomTime(r)
+		}
+		if r.IntN(3) == 0 {
+			m["token_usage"] = map[string]any{"input_tokens": r.IntN(100), "output_tokens": 1 + r.IntN(100), "reasoning_tokens": r.IntN(2)}
+		}
+		m[randomString(r)] = randomValue(r, 1)
+		msgs = append(msgs, m)
+	}
+	doc["messages"] = msgs
+	doc["extra_"+randomString(r)] = randomValue(r, 0)
+	data, err := json.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+func TestRoundTripOfFiles(t *testing.T) {
+	for seed := range uint64(500) {
+		data := randomFile(seed)
+		if _, err := session.FromJSON(data); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		differential(t, data)
+	}
 }
 
 func TestRoundTrip(t *testing.T) {
