@@ -39,10 +39,19 @@ func within(path string, err error) error {
 var errZeroSession = errors.New("empty (the zero Session cannot be encoded: create sessions with New)")
 
 // sessionKeys are the top-level keys ExLLM writes, in the sorted order they are written.
-var sessionKeys = []string{"context", "created_at", "id", "llm_backend", "messages", "name", "token_usage", "updated_at"}
+var (
+	sessionKeys       = []string{"context", "created_at", "id", "llm_backend", "messages", "name", "token_usage", "updated_at"}
+	sessionHeaderKeys = []string{"context", "created_at", "id", "llm_backend", "name", "token_usage", "updated_at"}
+)
 
 // appendJSON appends the JSON encoding of s to b, with every object's keys sorted.
 func (s Session) appendJSON(b []byte) ([]byte, error) {
+	return s.appendObject(b, sessionKeys)
+}
+
+// appendObject appends the JSON object of s with the given keys, sessionKeys or
+// sessionHeaderKeys, and the keys a file held that the package does not know.
+func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 	if s.id == "" {
 		return b, &fieldError{"id", errZeroSession}
 	}
@@ -51,7 +60,7 @@ func (s Session) appendJSON(b []byte) ([]byte, error) {
 	}
 	var err error
 	b = append(b, '{')
-	b, err = appendMerged(b, sessionKeys, s.unknown, func(b []byte, key string) ([]byte, error) {
+	b, err = appendMerged(b, keys, s.unknown, func(b []byte, key string) ([]byte, error) {
 		switch key {
 		case "context":
 			if s.otherContext.ok {

@@ -205,3 +205,11 @@ func (s Session) Equal(t Session) bool {
 		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage) &&
 		slices.EqualFunc(s.messages.view(), t.messages.view(), Message.Equal)
 }
+
+// CommonPrefixLen returns how many leading messages s and t have in common, compared with
+// Message.Equal. Where one session was made from the other by AddMessage, Truncate and
+// the other operations, it knows the messages they share without comparing them, so it
+// takes about constant time; a store uses it to write only what a turn added.
+func (s Session) CommonPrefixLen(t Session) int {
+	return s.messages.commonPrefix(t.messages)
+}

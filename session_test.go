@@ -497,3 +497,48 @@ func TestEqual(t *testing.T) {
 		assert.False(t, m.Equal(other), name)
 	}
 }
+
+// TestCommonPrefixLen drives sessions with random operations and checks
+// CommonPrefixLen against comparing their messages one by one.
+func TestCommonPrefixLen(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := []session.Session{session.New("")}
+	for range 3000 {
+		s := pool[r.IntN(len(pool))]
+		switch r.IntN(5) {
+		case 0, 1:
+			s = s.AddMessage("user", fmt.Sprint(r.IntN(3)), session.WithTimestamp(time.Unix(int64(r.IntN(2)), 0)))
+		case 2:
+			s = s.Truncate(r.IntN(s.Len() + 1))
+		case 3:
+			s = s.ClearMessages()
+		case 4:
+			data, err := s.ToJSON()
+			require.NoError(t, err)
+			s, err = session.FromJSON(data)
+			require.NoError(t, err)
+		}
+		pool = append(pool, s)
+		o := pool[r.IntN(len(pool))]
+		a, b := s.GetMessages(0), o.GetMessages(0)
+		want := 0
+		for want < min(len(a), len(b)) && a[want].Equal(b[want]) {
+			want++
+		}
+		require.Equal(t, want, s.CommonPrefixLen(o))
+		require.Equal(t, want, o.CommonPrefixLen(s))
+	}
+}
+
+func TestHeaderJSON(t *testing.T) {
+	s := session.New("openai", session.WithName("n")).AddMessage("user", "hi").UpdateTokenUsage(io(1, 2))
+	header, err := s.HeaderJSON()
+	require.NoError(t, err)
+	assert.NotContains(t, string(header), `"messages"`)
+	body := must(s.GetMessages(1)[0].MarshalJSON())
+	back, err := session.FromJSON([]byte(`{"messages":[` + string(body) + `],` + string(header[1:])))
+	require.NoError(t, err)
+	assert.True(t, back.Equal(s))
+	_, err = session.Session{}.HeaderJSON()
+	assert.Error(t, err)
+}
