@@ -261,8 +261,7 @@ func TestCyclesAndDepth(t *testing.T) {
 	assert.ErrorContains(t, err, "session: context.deep.d.d.d")
 
 	// Deep, but no cycle: as deep as FromJSON reads, and no deeper.
-	var nest func(n int) any
-	nest = func(n int) any {
+	nest := func(n int) any {
 		var v any = "leaf"
 		for range n {
 			v = []any{v}
