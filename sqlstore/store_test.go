@@ -47,7 +47,9 @@ func TestCommitAndLoad(t *testing.T) {
 			},
 			func(s session.Session) session.Session { return s.SetName("renamed") },
 			func(s session.Session) session.Session { return s.SetContext(map[string]any{"k": "v"}) },
-			func(s session.Session) session.Session { return s.UpdateTokenUsage(session.TokenUsage{CacheWriteTokens: 9}) },
+			func(s session.Session) session.Session {
+				return s.UpdateTokenUsage(session.TokenUsage{CacheWriteTokens: 9})
+			},
 			func(s session.Session) session.Session { return s.Truncate(3).AddMessage("assistant", "again") },
 			func(s session.Session) session.Session { return s.Truncate(1) },
 			func(s session.Session) session.Session { return s.ClearMessages() },
