@@ -281,6 +281,40 @@ func TestSchemaVersions(t *testing.T) {
 	assert.ErrorContains(t, err, "sqlstore: open")
 }
 
+func TestMigration(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			db, err := sql.Open(b.driver, b.newDSN(t))
+			require.NoError(t, err)
+			defer db.Close()
+			old, err := sqlstore.OpenAtVersion(ctx, db, 1)
+			require.NoError(t, err)
+			s := session.New("openai").AddMessage("user", "from version 1")
+			require.NoError(t, old.Commit(ctx, session.Session{}, s))
+			hasIndex := func() bool {
+				var n int
+				q := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'sqlstore_sessions_by_update'"
+				if b.name == "postgres" {
+					q = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'sqlstore_sessions_by_update'"
+				}
+				require.NoError(t, db.QueryRow(q).Scan(&n))
+				return n == 1
+			}
+			assert.False(t, hasIndex())
+
+			st, err := sqlstore.Open(ctx, db)
+			require.NoError(t, err)
+			assert.True(t, hasIndex(), "migrated to version 2")
+			var version int
+			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
+			assert.Equal(t, 2, version)
+			loaded, err := st.Load(ctx, s.ID())
+			require.NoError(t, err)
+			assert.True(t, loaded.Equal(s), "what version 1 stored loads")
+		})
+	}
+}
+
 // openNothing returns a database that is closed.
 func openNothing(t *testing.T) *sql.DB {
 	db, err := sql.Open("sqlite", ":memory:")
