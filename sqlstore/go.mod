@@ -1,6 +1,6 @@
 module github.com/exllm-go/session/sqlstore
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/exllm-go/session v0.0.0

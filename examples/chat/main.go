@@ -1,105 +1,136 @@
-// Command chat is a small terminal chat that keeps its conversation in a session file,
-// the main job of the session library: each line you type is a user message, a built-in
-// local responder answers (no network, no API key), token usage is added up, and the
-// session is saved after every turn. Run it again and the conversation resumes.
+// Command chat is a terminal chat on the session library, its reference app: each line
+// you type is a user message; a model answers, streamed as it comes; the session keeps
+// the conversation, its tool calls and token usage, and is saved after every turn. Run
+// it again and the conversation resumes.
 //
-//	go run ./examples/chat                 # chat on chat-session.json
-//	go run ./examples/chat -file my.json   # chat on another file
-//	printf 'hi\nbye\n' | go run ./examples/chat
+//	go run ./examples/chat                       # the built-in local responder
+//	go run ./examples/chat -model gpt-4o-mini    # OpenAI (OPENAI_API_KEY)
+//	go run ./examples/chat -base-url http://localhost:11434/v1 -model llama3.2  # Ollama
+//	go run ./examples/chat -db sqlite:chats.db   # many sessions in a database
 //
-// Commands: /history [N], /usage, /name TEXT, /clear, /help, /quit.
+// Type /help for the commands and flags.
 package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
-	"time"
+	"sync/atomic"
+
+	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/exllm-go/session"
 )
 
-const help = `Type a message and press Enter; the local responder answers.
-Commands:
+const commands = `Commands:
   /history [N]  the last N messages (default 10) with roles and times
-  /usage        the tokens used so far (estimated)
+  /usage        the tokens used so far, and their cost with -price
+  /retry        answer the last message again (the old answer's usage stays counted)
   /name TEXT    name this session
   /clear        forget the messages (the token usage is kept)
+  /sessions     the sessions kept with -db, newest first
+  /new          start a new session
+  /switch ID    go on with another session kept with -db
   /help         this help
-  /quit         leave (end of input does too)`
+  /quit         leave (so does the end of input, Ctrl-D)`
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, isTerminal(os.Stdin)))
 }
 
-// chat is the state of one run: the session and where it is saved.
-type chat struct {
-	s       session.Session
-	path    string
-	window  int // tokens the responder's context window holds
-	out     io.Writer
-	stopped bool
-}
+// exitInterrupted is the exit status after Ctrl-C, as a shell reports SIGINT.
+const exitInterrupted = 130
 
 // run runs the chat and returns the process's exit status.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive bool) int {
 	flags := flag.NewFlagSet("chat", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	path := flags.String("file", "chat-session.json", "the session `file` to resume or create")
-	window := flags.Int("window", 1024, "the local responder's context window, in estimated `tokens`")
+	path := flags.String("file", "chat-session.json", "keep the session in this JSON `file` (ExLLM's format)")
+	dsn := flags.String("db", "", "keep sessions in a database: sqlite:`PATH` or a postgres:// URL")
+	baseURL := flags.String("base-url", "", "a Chat Completions endpoint (`URL`), such as http://localhost:11434/v1 for Ollama")
+	modelName := flags.String("model", "", "the `model` to ask; without -base-url, OpenAI's (API key in OPENAI_API_KEY)")
+	window := flags.Int("window", 8192, "the model's context window, in `tokens`, less room for its answer")
+	priceFlag := flags.String("price", "", "prices per million tokens, `IN,CACHE_READ,CACHE_WRITE,OUT`, for /usage to show a cost")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: chat [flags]\nFlags:")
+		flags.PrintDefaults()
+		fmt.Fprintln(stderr, commands)
+	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-
-	c := &chat{path: *path, window: *window, out: stdout}
-	s, err := session.LoadFromFile(c.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		c.s = session.New("local")
-		fmt.Fprintf(stdout, "New session; it will be saved in %s. Type /help for commands.\n", c.path)
-	case err != nil:
-		fmt.Fprintf(stderr, "chat: cannot resume %s: %v\n", c.path, err)
-		fmt.Fprintln(stderr, "chat: the file was left as it is; move it away or pass -file to start another.")
-		return 1
-	default:
-		c.s = s
-		fmt.Fprintf(stdout, "Resumed %s from %s: %s, %d tokens used (estimated).\n",
-			describe(s), c.path, plural(s.Len(), "message"), s.TotalTokens())
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "chat: unexpected argument %q: the chat takes only flags (see -help); type messages once it runs\n", flags.Arg(0))
+		return 2
+	}
+	price, err := parsePrice(*priceFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "chat: -price: %v\n", err)
+		return 2
+	}
+	m, err := chooseModel(*baseURL, *modelName)
+	if err != nil {
+		fmt.Fprintf(stderr, "chat: %v\n", err)
+		return 2
 	}
 
-	interactive := isTerminal(stdin)
-	lines := bufio.NewScanner(stdin)
-	lines.Buffer(make([]byte, 64*1024), 1024*1024)
-	for !c.stopped {
-		if interactive {
-			fmt.Fprint(stdout, "> ")
-		}
-		if !lines.Scan() {
-			break
-		}
-		if err := c.handle(strings.TrimSpace(lines.Text())); err != nil {
-			fmt.Fprintf(stderr, "chat: %v\n", err)
-			return 1
-		}
-	}
-	if err := lines.Err(); err != nil {
-		fmt.Fprintf(stderr, "chat: reading input: %v\n", err)
+	ctx := context.Background()
+	c := &chat{model: m, window: *window, price: price, out: stdout, errOut: stderr}
+	if err := c.open(ctx, *path, *dsn); err != nil {
+		fmt.Fprintf(stderr, "chat: %v\n", err)
 		return 1
 	}
-	return 0
+	return c.loop(stdin, interactive)
 }
 
-func describe(s session.Session) string {
-	if s.Name() != "" {
-		return strconv.Quote(s.Name())
+// chooseModel returns the model the flags name: the local responder without them.
+func chooseModel(baseURL, modelName string) (model, error) {
+	if baseURL == "" && modelName == "" {
+		return localModel{}, nil
 	}
-	return "session " + s.ID()
+	if modelName == "" {
+		return nil, errors.New("-base-url needs -model: name the model to ask, as the server lists it")
+	}
+	enc, err := tokenizer.Get(tokenizer.O200kBase)
+	if err != nil {
+		return nil, fmt.Errorf("the o200k_base tokenizer: %w", err)
+	}
+	tokens := func(s string) int {
+		n, err := enc.Count(s)
+		if err != nil {
+			return session.EstimateTokens(session.Message{Content: s})
+		}
+		return n
+	}
+	return newOpenAIModel(baseURL, modelName, os.Getenv("OPENAI_API_KEY"), tokens), nil
+}
+
+// parsePrice reads -price: four numbers, per million tokens.
+func parsePrice(text string) (*session.Price, error) {
+	if text == "" {
+		return nil, nil
+	}
+	fields := strings.Split(text, ",")
+	if len(fields) != 4 {
+		return nil, fmt.Errorf("%q: give four prices per million tokens, IN,CACHE_READ,CACHE_WRITE,OUT", text)
+	}
+	var p [4]float64
+	for i, f := range fields {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%q is not a price", f)
+		}
+		p[i] = v
+	}
+	return &session.Price{Input: p[0], CacheRead: p[1], CacheWrite: p[2], Output: p[3]}, nil
 }
 
 func isTerminal(r io.Reader) bool {
@@ -111,121 +142,128 @@ func isTerminal(r io.Reader) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// handle acts on one line of input: a command or a message.
-func (c *chat) handle(line string) error {
-	if line == "" {
-		return nil
-	}
-	if !strings.HasPrefix(line, "/") {
-		return c.turn(line)
-	}
-	command, arg, _ := strings.Cut(line, " ")
-	arg = strings.TrimSpace(arg)
-	switch command {
-	case "/history":
-		return c.history(arg)
-	case "/usage":
-		u := c.s.TokenUsage()
-		fmt.Fprintf(c.out, "Tokens used (estimated, not a provider's count): %d in, %d out, %d in all.\n",
-			u.InputTokens, u.OutputTokens, c.s.TotalTokens())
-	case "/name":
-		if arg == "" {
-			fmt.Fprintln(c.out, "Usage: /name TEXT")
-			return nil
-		}
-		c.s = c.s.SetName(arg)
-		fmt.Fprintf(c.out, "This session is now named %q.\n", arg)
-		return c.save()
-	case "/clear":
-		n := c.s.Len()
-		c.s = c.s.ClearMessages()
-		fmt.Fprintf(c.out, "Cleared %s; the token usage is kept.\n", plural(n, "message"))
-		return c.save()
-	case "/help":
-		fmt.Fprintln(c.out, help)
-	case "/quit":
-		c.stopped = true
-	default:
-		fmt.Fprintf(c.out, "Unknown command %s; type /help for the list.\n", command)
-	}
-	return nil
-}
-
-func (c *chat) history(arg string) error {
-	n := 10
-	if arg != "" {
-		var err error
-		if n, err = strconv.Atoi(arg); err != nil || n <= 0 {
-			fmt.Fprintln(c.out, "Usage: /history [N], with N a positive number of messages.")
-			return nil
-		}
-	}
-	msgs := c.s.GetMessages(n)
-	if len(msgs) == 0 {
-		fmt.Fprintln(c.out, "No messages yet.")
-		return nil
-	}
-	for _, m := range msgs {
-		when := "(no time)"
-		if !m.Timestamp.IsZero() {
-			when = m.Timestamp.Local().Format(time.DateTime)
-		}
-		fmt.Fprintf(c.out, "%s  %-9s %s\n", when, m.Role+":", m.Content)
-	}
-	return nil
-}
-
-// turn adds the user's message, the responder's answer and the turn's estimated token
-// usage, and saves the session.
-func (c *chat) turn(text string) error {
-	c.s = c.s.AddMessage("user", text)
-	// What a real app would send its model: as much recent history as fits.
-	request := c.s.Window(c.window, session.EstimateTokens, session.KeepSystem())
-	reply := respond(c.s, request)
-	c.s = c.s.AddMessage("assistant", reply)
-
-	usage := session.TokenUsage{OutputTokens: session.EstimateTokens(c.s.GetMessages(1)[0])}
-	for _, m := range request {
-		usage.InputTokens += session.EstimateTokens(m)
-	}
-	c.s = c.s.UpdateTokenUsage(usage)
-
-	fmt.Fprintln(c.out, reply)
-	fmt.Fprintf(c.out, "  [about %d tokens in, %d out: an estimate, not a provider's count]\n",
-		usage.InputTokens, usage.OutputTokens)
-	return c.save()
-}
-
-func (c *chat) save() error {
-	return c.s.SaveToFile(c.path)
-}
-
-// respond is the local responder: a deterministic answer that shows it saw the history.
-func respond(s session.Session, request []session.Message) string {
-	var first, last string
-	turns := 0
-	for m := range s.Messages() {
-		if m.Role == "user" {
-			if turns == 0 {
-				first = m.Content
+// readLines sends the lines of r, of any length, without their line ends, and closes
+// the channel at the end of input.
+func readLines(r io.Reader) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" || err == nil {
+				lines <- strings.TrimRight(line, "\r\n")
 			}
-			last = m.Content
-			turns++
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return lines
+}
+
+// loop reads lines and acts on them until the end of input, /quit or Ctrl-C, and
+// returns the exit status.
+func (c *chat) loop(stdin io.Reader, interactive bool) int {
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	defer signal.Stop(interrupts)
+	lines := readLines(stdin)
+	for !c.stopped {
+		if interactive {
+			fmt.Fprint(c.out, "> ")
+		}
+		var line string
+		var ok bool
+		select {
+		case line, ok = <-lines:
+		case <-interrupts:
+			fmt.Fprintln(c.out)
+			return exitInterrupted
+		}
+		if !ok {
+			if interactive {
+				fmt.Fprintln(c.out) // leave the shell's prompt on a line of its own
+			}
+			break
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var interrupted atomic.Bool
+		done := make(chan struct{})
+		go func() {
+			select {
+			case <-interrupts:
+				interrupted.Store(true)
+				cancel()
+			case <-done:
+			}
+		}()
+		err := c.handle(ctx, strings.TrimSpace(line))
+		close(done)
+		cancel()
+		if interrupted.Load() {
+			fmt.Fprintln(c.out, "\nInterrupted: the answer was cancelled and not saved; the session is as of the last whole turn.")
+			return exitInterrupted
+		}
+		if err != nil {
+			fmt.Fprintf(c.errOut, "chat: %v\n", err)
+			return 1
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "You said %q.", last)
-	if turns == 1 {
-		b.WriteString(" This is the first turn of our conversation.")
-	} else {
-		fmt.Fprintf(&b, " This is turn %d; you opened with %q.", turns, first)
+	c.farewell()
+	if c.failed {
+		return 1
 	}
-	if len(request) < s.Len() {
-		fmt.Fprintf(&b, " I was sent the last %d of %d messages, all that fit my context window.", len(request), s.Len())
-	} else {
-		fmt.Fprintf(&b, " I was sent the whole conversation (%s).", plural(s.Len(), "message"))
+	return 0
+}
+
+// farewell says, when the chat ends, what it did not save.
+func (c *chat) farewell() {
+	if !c.stored {
+		fmt.Fprintf(c.out, "No messages yet: nothing was saved in %s.\n", c.store)
 	}
-	return b.String()
+}
+
+// resume loads the session the chat goes on with: the file's, or the newest in the
+// database; a new one if there is none.
+func (c *chat) resume(ctx context.Context) error {
+	var s session.Session
+	var err error
+	if f, ok := c.store.(*fileStore); ok {
+		s, err = c.store.load(ctx, "")
+		if errors.Is(err, fs.ErrNotExist) {
+			c.s = session.New(c.backend())
+			fmt.Fprintf(c.out, "New session; it will be saved in %s. Type /help for commands.\n", f.path)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cannot resume %s: %w\nchat: the file was left as it is; move it away or pass -file to start another", f.path, err)
+		}
+	} else {
+		infos, err := c.store.list(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(infos) == 0 {
+			c.s = session.New(c.backend())
+			fmt.Fprintf(c.out, "New session; it will be kept in %s. Type /help for commands.\n", c.store)
+			return nil
+		}
+		if s, err = c.store.load(ctx, infos[0].ID); err != nil {
+			return err
+		}
+	}
+	c.s, c.stored = s, true
+	fmt.Fprintf(c.out, "Resumed %s from %s: %s, %d tokens used.\n",
+		describe(s), c.store, plural(s.Len(), "message"), s.TotalTokens())
+	return nil
+}
+
+func describe(s session.Session) string {
+	if s.Name() != "" {
+		return strconv.Quote(s.Name()) + " (" + s.ID() + ")"
+	}
+	return "session " + s.ID()
 }
 
 func plural(n int, noun string) string {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,11 +17,17 @@ import (
 )
 
 // runAsChatEnv makes the test binary run the chat program itself, so that the tests
-// run it end to end: a real process with piped input and an exit status.
+// run it end to end: a real process with piped input, signals and an exit status.
 const runAsChatEnv = "CHAT_TEST_RUN_MAIN"
+
+// testNowEnv sets the clock of the current_time tool in the chat the tests run.
+const testNowEnv = "CHAT_TEST_NOW"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsChatEnv) == "1" {
+		if at, err := time.Parse(time.RFC3339, os.Getenv(testNowEnv)); err == nil {
+			now = func() time.Time { return at }
+		}
 		main()
 		return
 	}
@@ -32,12 +39,18 @@ type result struct {
 	code           int
 }
 
+// chatCommand returns the chat program, to run in dir.
+func chatCommand(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), runAsChatEnv+"=1", testNowEnv+"=2026-11-25T12:00:00+01:00", "OPENAI_API_KEY=test-key")
+	return cmd
+}
+
 // chatIn runs the chat program in dir with input piped to it.
 func chatIn(t *testing.T, dir, input string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), runAsChatEnv+"=1")
+	cmd := chatCommand(dir, args...)
 	cmd.Stdin = strings.NewReader(input)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -59,24 +72,31 @@ func load(t *testing.T, path string) session.Session {
 	return s
 }
 
+func roles(msgs []session.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Role)
+	}
+	return out
+}
+
 func TestNewThenResumed(t *testing.T) {
 	dir := t.TempDir()
 	first := chatIn(t, dir, "hi\nwhat is up?\n")
 	require.Equal(t, 0, first.code, first.stderr)
 	assert.Contains(t, first.stdout, "New session; it will be saved in chat-session.json.")
-	assert.Contains(t, first.stdout, `You said "hi". This is the first turn`)
-	assert.Contains(t, first.stdout, `You said "what is up?". This is turn 2; you opened with "hi".`)
+	assert.Contains(t, first.stdout, `You said "hi". It is the only question I was sent (1 message in all).`)
+	assert.Contains(t, first.stdout, `You said "what is up?". I was sent 2 of your messages; the oldest I see is "hi" (3 messages in all).`)
 	assert.Contains(t, first.stdout, "an estimate, not a provider's count")
 	assert.Empty(t, first.stderr)
 
 	path := filepath.Join(dir, "chat-session.json")
 	s := load(t, path)
 	msgs := s.GetMessages(0)
-	require.Len(t, msgs, 4)
-	assert.Equal(t, []string{"user", "assistant", "user", "assistant"}, []string{msgs[0].Role, msgs[1].Role, msgs[2].Role, msgs[3].Role})
+	assert.Equal(t, []string{"user", "assistant", "user", "assistant"}, roles(msgs))
 	assert.Equal(t, "what is up?", msgs[2].Content)
+	assert.Positive(t, msgs[1].Usage().OutputTokens, "each answer records its usage")
 	assert.Positive(t, s.TokenUsage().InputTokens)
-	assert.Positive(t, s.TokenUsage().OutputTokens)
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
@@ -84,11 +104,9 @@ func TestNewThenResumed(t *testing.T) {
 	second := chatIn(t, dir, "/history\nand now?\n")
 	require.Equal(t, 0, second.code, second.stderr)
 	assert.Contains(t, second.stdout, "Resumed session "+s.ID()+" from chat-session.json: 4 messages, ")
-	assert.Contains(t, second.stdout, "user:     hi\n")
-	assert.Contains(t, second.stdout, `This is turn 3; you opened with "hi".`)
-
+	assert.Contains(t, second.stdout, "user:      hi\n")
+	assert.Contains(t, second.stdout, `I was sent 3 of your messages; the oldest I see is "hi"`)
 	resumed := load(t, path)
-	assert.Equal(t, s.ID(), resumed.ID())
 	assert.Equal(t, 6, resumed.Len())
 	assert.Greater(t, resumed.TotalTokens(), s.TotalTokens(), "usage carries over and grows")
 }
@@ -99,56 +117,70 @@ func TestCommands(t *testing.T) {
 	require.Equal(t, 0, chatIn(t, dir, "one\ntwo\nthree\n").code)
 	before := load(t, path)
 
-	tests := []struct {
-		name, input string
-		want        []string
-		check       func(t *testing.T, s session.Session)
-	}{
-		{"history N", "/history 2\n", []string{"user:     three\n", "assistant: You said \"three\""}, func(t *testing.T, s session.Session) {
-			assert.Equal(t, 6, s.Len())
-		}},
-		{"history rejects a bad N", "/history zero\n", []string{"Usage: /history [N]"}, nil},
-		{"usage", "/usage\n", []string{"Tokens used (estimated, not a provider's count): ", " in all."}, nil},
-		{"name", "/name Work chat\n", []string{`This session is now named "Work chat".`}, func(t *testing.T, s session.Session) {
-			assert.Equal(t, "Work chat", s.Name())
-		}},
-		{"name without text", "/name\n", []string{"Usage: /name TEXT"}, nil},
-		{"help", "/help\n", []string{"/history [N]", "/usage", "/name TEXT", "/clear", "/quit"}, nil},
-		{"unknown command", "/frobnicate\n", []string{"Unknown command /frobnicate; type /help for the list."}, nil},
-		{"quit stops reading", "/quit\nnot sent\n", nil, func(t *testing.T, s session.Session) {
-			assert.Equal(t, 6, s.Len())
-		}},
-		{"clear keeps usage", "/clear\n", []string{"Cleared 6 messages; the token usage is kept."}, func(t *testing.T, s session.Session) {
-			assert.Equal(t, 0, s.Len())
-			assert.Equal(t, before.TokenUsage(), s.TokenUsage())
-		}},
+	r := chatIn(t, dir, "/history 2\n/usage\n/name My chat\n/bogus\n/help\n/clear\n/history\n/quit\nnot read\n")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(r.stdout, "\n")
+	var history []string
+	for _, l := range lines {
+		if strings.Contains(l, "user: ") || strings.Contains(l, "assistant: ") {
+			history = append(history, l)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := t.TempDir()
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(run, "chat-session.json"), data, 0o600))
+	require.Len(t, history, 2)
+	assert.Contains(t, history[0], "user:      three")
+	// The columns line up: the content starts at the same place after either role.
+	assert.Equal(t, strings.Index(history[0], "three"), strings.Index(history[1], "You said"))
+	assert.Contains(t, r.stdout, "Tokens used: ")
+	assert.Contains(t, r.stdout, "estimates, not a provider's")
+	assert.Contains(t, r.stdout, `This session is now named "My chat".`)
+	assert.Contains(t, r.stdout, "Unknown command /bogus")
+	assert.Contains(t, r.stdout, "/history [N]")
+	assert.Contains(t, r.stdout, "-base-url URL", "/help shows the flags")
+	assert.Contains(t, r.stdout, "Cleared 6 messages; the token usage is kept.")
+	assert.Contains(t, r.stdout, "No messages yet.")
 
-			r := chatIn(t, run, tt.input)
-			require.Equal(t, 0, r.code, r.stderr)
-			for _, w := range tt.want {
-				assert.Contains(t, r.stdout, w)
-			}
-			assert.NotContains(t, r.stdout, "not sent")
-			if tt.check != nil {
-				tt.check(t, load(t, filepath.Join(run, "chat-session.json")))
-			}
-		})
-	}
+	after := load(t, path)
+	assert.Equal(t, "My chat", after.Name())
+	assert.Equal(t, 0, after.Len())
+	assert.Equal(t, before.TokenUsage(), after.TokenUsage())
 }
 
-func TestFileFlag(t *testing.T) {
+func TestFlagsAndArguments(t *testing.T) {
 	dir := t.TempDir()
-	r := chatIn(t, dir, "hello\n", "-file", "other.json")
+	r := chatIn(t, dir, "hi\n", "-file", "other.json")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "saved in other.json")
 	assert.Equal(t, 2, load(t, filepath.Join(dir, "other.json")).Len())
+
+	r = chatIn(t, dir, "hi\n", "other.json")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, `unexpected argument "other.json"`)
+
+	r = chatIn(t, dir, "", "-help")
+	assert.Contains(t, r.stderr, "-base-url")
+	assert.Contains(t, r.stderr, "/retry")
+
+	r = chatIn(t, dir, "", "-base-url", "http://127.0.0.1:1/v1")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "-base-url needs -model")
+	r = chatIn(t, dir, "", "-price", "1,2")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "four prices")
+}
+
+func TestFileInAMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	r := chatIn(t, dir, "hi\n", "-file", "nowhere/chat.json")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the directory nowhere does not exist; create it (mkdir -p nowhere) or pass another -file")
+	assert.NotContains(t, r.stdout, "You said", "no turn is taken that could not be saved")
+}
+
+func TestNothingSavedIsSaid(t *testing.T) {
+	dir := t.TempDir()
+	r := chatIn(t, dir, "/usage\n/history\n")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "No messages yet: nothing was saved in chat-session.json.")
 	_, err := os.Stat(filepath.Join(dir, "chat-session.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -171,19 +203,29 @@ func TestCorruptFile(t *testing.T) {
 			assert.Equal(t, tt.content, string(data), "the file must be left untouched")
 		})
 	}
-
-	t.Run("unreadable", func(t *testing.T) {
-		dir := t.TempDir()
-		require.NoError(t, os.Mkdir(filepath.Join(dir, "chat-session.json"), 0o700))
-		r := chatIn(t, dir, "hi\n")
-		assert.NotEqual(t, 0, r.code)
-		assert.Contains(t, r.stderr, "chat-session.json")
-		assert.Contains(t, r.stderr, "is a directory")
-	})
 }
 
-func TestRespondSeesTheHistory(t *testing.T) {
-	s := session.New("local").AddMessage("user", "first").AddMessage("assistant", "ok").AddMessage("user", "second")
-	reply := respond(s, s.GetMessages(1))
-	assert.Equal(t, `You said "second". This is turn 2; you opened with "first". I was sent the last 1 of 3 messages, all that fit my context window.`, reply)
+func TestLongLinesAndSmallWindows(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("word ", 400_000) // 2 MB on one line
+	r := chatIn(t, dir, long+"\nshort\n")
+	assert.Equal(t, 1, r.code, "a turn failed")
+	assert.Contains(t, r.stderr, "your message does not fit in the model's window of 8192 tokens (it takes 500005); nothing was sent")
+	assert.Contains(t, r.stdout, `You said "short".`, "the chat goes on")
+	s := load(t, filepath.Join(dir, "chat-session.json"))
+	assert.Equal(t, []string{"user", "assistant"}, roles(s.GetMessages(0)), "the message that did not fit is not saved")
+
+	r = chatIn(t, dir, "a question longer than a tiny window allows\n", "-window", "10")
+	assert.Contains(t, r.stderr, "does not fit in the model's window of 10 tokens")
+	assert.NotContains(t, r.stdout, "I was sent the last 0")
+}
+
+// TestCtrlD runs the chat as on a terminal: at the end of input it ends the line of its
+// prompt, so that the shell's prompt starts on a line of its own.
+func TestCtrlD(t *testing.T) {
+	var out, errOut bytes.Buffer
+	dir := t.TempDir()
+	code := run([]string{"-file", filepath.Join(dir, "c.json")}, strings.NewReader("hi\n"), &out, &errOut, true)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "\n> \n", "the last prompt is ended at Ctrl-D")
 }

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/sqlstore"
+)
+
+// chat is the state of one run of the chat.
+type chat struct {
+	s      session.Session // the session, as last saved unless stored is false
+	stored bool            // whether s is in the store: a new session is saved at its first turn
+	store  store
+	model  model
+	window int // the tokens of history sent to the model
+	price  *session.Price
+	out    io.Writer
+	errOut io.Writer
+
+	stopped bool
+	failed  bool // a turn failed: the exit status says so
+}
+
+// maxToolRounds is how many times in a turn the model may call tools before it must
+// answer in text.
+const maxToolRounds = 8
+
+// errDoesNotFit is the error of a message too large for the model's window.
+var errDoesNotFit = errors.New("does not fit")
+
+func (c *chat) open(ctx context.Context, path, dsn string) error {
+	var err error
+	if dsn != "" {
+		c.store, err = openDBStore(ctx, dsn)
+	} else {
+		c.store, err = openFileStore(path)
+	}
+	if err != nil {
+		return err
+	}
+	return c.resume(ctx)
+}
+
+func (c *chat) backend() string {
+	if _, ok := c.model.(localModel); ok {
+		return "local"
+	}
+	return "openai"
+}
+
+// handle acts on one line of input: a command or a message. An error it returns ends
+// the chat; a turn that fails is reported and the chat goes on.
+func (c *chat) handle(ctx context.Context, line string) error {
+	if line == "" {
+		return nil
+	}
+	if !strings.HasPrefix(line, "/") {
+		return c.reported(c.turn(ctx, line))
+	}
+	command, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	switch command {
+	case "/history":
+		c.history(arg)
+	case "/usage":
+		c.usage()
+	case "/retry":
+		return c.reported(c.retry(ctx))
+	case "/name":
+		if arg == "" {
+			fmt.Fprintln(c.out, "Usage: /name TEXT")
+			return nil
+		}
+		if err := c.save(ctx, c.s, c.s.SetName(arg)); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "This session is now named %q.\n", arg)
+	case "/clear":
+		n := c.s.Len()
+		if err := c.save(ctx, c.s, c.s.ClearMessages()); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "Cleared %s; the token usage is kept.\n", plural(n, "message"))
+	case "/sessions":
+		c.sessions(ctx)
+	case "/new":
+		c.s, c.stored = session.New(c.backend()), false
+		fmt.Fprintf(c.out, "New session %s; it is saved at its first turn.\n", c.s.ID())
+	case "/switch":
+		return c.reported(c.switchTo(ctx, arg))
+	case "/help":
+		fmt.Fprintf(c.out, "Type a message and press Enter; %s answers.\n%s\n%s", c.model.name(), commands, flagHelp)
+	case "/quit":
+		c.stopped = true
+	default:
+		fmt.Fprintf(c.out, "Unknown command %s; type /help for the list.\n", command)
+	}
+	return nil
+}
+
+const flagHelp = `Flags (when starting the chat):
+  -file PATH      keep the session in this JSON file (default chat-session.json)
+  -db DSN         keep sessions in a database: sqlite:PATH or a postgres:// URL
+  -model NAME     ask this model; alone, OpenAI's (API key in OPENAI_API_KEY)
+  -base-url URL   at this Chat Completions endpoint (Ollama: http://localhost:11434/v1)
+  -window TOKENS  the history sent, in tokens (default 8192)
+  -price IN,CACHE_READ,CACHE_WRITE,OUT  prices per million tokens, for /usage
+`
+
+// reported reports the error of a turn and goes on, unless the chat cannot: a context
+// cancelled by Ctrl-C, or a store that failed to save.
+func (c *chat) reported(err error) error {
+	var saveErr *saveError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.As(err, &saveErr):
+		return err
+	}
+	c.failed = true
+	fmt.Fprintf(c.errOut, "chat: %v\n", err)
+	return nil
+}
+
+// saveError is a failure of the store, which ends the chat.
+type saveError struct{ err error }
+
+func (e *saveError) Error() string { return "saving the session in the store: " + e.err.Error() }
+func (e *saveError) Unwrap() error { return e.err }
+
+// save commits next, made from base, which is c.s.
+func (c *chat) save(ctx context.Context, base, next session.Session) error {
+	if !c.stored {
+		base = session.Session{}
+	}
+	if err := c.store.commit(ctx, base, next); err != nil {
+		if errors.Is(err, sqlstore.ErrConflict) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &saveError{err}
+	}
+	c.s, c.stored = next, true
+	return nil
+}
+
+// turn adds the user's message, asks the model until it answers in text, and saves the
+// turn whole. If another chat changed the session meanwhile, it loads the session again,
+// says so, and answers again.
+func (c *chat) turn(ctx context.Context, text string) error {
+	return c.answerAndSave(ctx, func(s session.Session) session.Session { return s.AddMessage("user", text) })
+}
+
+// retry answers the last user message again, from the session as it was before the last
+// answer: a Truncate of it, which keeps the token usage of the answer it drops.
+func (c *chat) retry(ctx context.Context) error {
+	return c.answerAndSave(ctx, func(s session.Session) session.Session {
+		for i := s.Len() - 1; i >= 0; i-- {
+			if s.GetMessages(s.Len() - i)[0].Role == "user" {
+				return s.Truncate(i + 1)
+			}
+		}
+		return session.Session{}
+	})
+}
+
+// answerAndSave asks the model to answer prepare(c.s) and saves the result, retrying
+// from the stored session after a conflict.
+func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) session.Session) error {
+	for attempt := 1; ; attempt++ {
+		base := c.s
+		question := prepare(base)
+		if question.ID() == "" {
+			fmt.Fprintln(c.out, "There is no message to answer again.")
+			return nil
+		}
+		next, err := c.answer(ctx, question)
+		if err != nil {
+			return err
+		}
+		err = c.save(ctx, base, next)
+		if !errors.Is(err, sqlstore.ErrConflict) || attempt == 3 {
+			return err
+		}
+		if c.s, err = c.store.load(ctx, base.ID()); err != nil {
+			return &saveError{err}
+		}
+		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s) and answer again.\n",
+			plural(c.s.Len(), "message"))
+	}
+}
+
+// answer asks the model about s, whose last message awaits an answer, runs the tools it
+// calls, and returns s with the answer, or an error and nothing saved.
+func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, error) {
+	for range maxToolRounds {
+		window := s.Window(c.window, c.model.count, session.KeepSystem())
+		if len(window) == 0 || !window[len(window)-1].Equal(s.GetMessages(1)[0]) {
+			return s, fmt.Errorf("your message %w in the model's window of %d tokens (it takes %d); nothing was sent: shorten it, or raise -window",
+				errDoesNotFit, c.window, c.model.count(s.GetMessages(1)[0]))
+		}
+		streamed := false
+		a, err := c.model.answer(ctx, window, func(text string) {
+			streamed = true
+			fmt.Fprint(c.out, text)
+		})
+		if streamed {
+			fmt.Fprintln(c.out)
+		}
+		if err != nil {
+			return s, err
+		}
+		if len(a.calls) == 0 {
+			s = s.AddMessage("assistant", a.text, session.WithUsage(a.usage))
+			c.reportUsage(a)
+			return s, nil
+		}
+		s = s.AddMessage("assistant", a.text, session.WithExtra("tool_calls", a.calls), session.WithUsage(a.usage))
+		for _, call := range a.calls {
+			result := runTool(call)
+			fmt.Fprintf(c.out, "  [tool %s: %s]\n", call.Function.Name, result)
+			s = s.AddMessage("tool", result, session.WithExtra("tool_call_id", call.ID))
+		}
+	}
+	return s, fmt.Errorf("the model called tools %d times without answering; nothing was saved", maxToolRounds)
+}
+
+func (c *chat) reportUsage(a answer) {
+	u := a.usage
+	if a.estimated {
+		fmt.Fprintf(c.out, "  [about %d tokens in, %d out: an estimate, not a provider's count]\n", u.InputTokens, u.OutputTokens)
+		return
+	}
+	fmt.Fprintf(c.out, "  [%d tokens in (%d cached), %d out (%d reasoning)]\n", u.InputTokens, u.CacheReadTokens, u.OutputTokens, u.ReasoningTokens)
+}
+
+func (c *chat) usage() {
+	u := c.s.TokenUsage()
+	fmt.Fprintf(c.out, "Tokens used: %d in (%d read from the cache, %d written to it), %d out (%d reasoning), %d in all.\n",
+		u.InputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.OutputTokens, u.ReasoningTokens, u.Total())
+	if _, ok := c.model.(localModel); ok {
+		fmt.Fprintln(c.out, "The local responder's counts are estimates, not a provider's.")
+	}
+	if c.price != nil {
+		fmt.Fprintf(c.out, "Cost at -price %g,%g,%g,%g per million tokens: %.6f\n",
+			c.price.Input, c.price.CacheRead, c.price.CacheWrite, c.price.Output, u.Cost(*c.price))
+	}
+}
+
+func (c *chat) history(arg string) {
+	n := 10
+	if arg != "" {
+		var err error
+		if n, err = strconv.Atoi(arg); err != nil || n <= 0 {
+			fmt.Fprintln(c.out, "Usage: /history [N], with N a positive number of messages.")
+			return
+		}
+	}
+	msgs := c.s.GetMessages(n)
+	if len(msgs) == 0 {
+		fmt.Fprintln(c.out, "No messages yet.")
+		return
+	}
+	for _, m := range msgs {
+		when := "(no time)          "
+		if !m.Timestamp.IsZero() {
+			when = m.Timestamp.Local().Format(time.DateTime)
+		}
+		text := m.Content
+		if calls, ok := m.Extra["tool_calls"].([]any); ok {
+			text = strings.TrimSpace(text + fmt.Sprintf(" [calls %s]", plural(len(calls), "tool")))
+		}
+		fmt.Fprintf(c.out, "%s  %-10s %s\n", when, m.Role+":", text)
+	}
+}
+
+func (c *chat) sessions(ctx context.Context) {
+	infos, err := c.store.list(ctx, 20)
+	if err != nil {
+		fmt.Fprintln(c.out, err)
+		return
+	}
+	if len(infos) == 0 {
+		fmt.Fprintln(c.out, "No sessions kept yet.")
+		return
+	}
+	for _, i := range infos {
+		mark := " "
+		if i.ID == c.s.ID() {
+			mark = "*"
+		}
+		fmt.Fprintf(c.out, "%s %s  %-20q %4d messages  %s\n", mark, i.ID, i.Name, i.Len, i.UpdatedAt.Local().Format(time.DateTime))
+	}
+}
+
+func (c *chat) switchTo(ctx context.Context, id string) error {
+	if id == "" {
+		fmt.Fprintln(c.out, "Usage: /switch ID (see /sessions)")
+		return nil
+	}
+	if _, ok := c.store.(*fileStore); ok {
+		_, err := c.store.list(ctx, 1)
+		return err
+	}
+	s, err := c.store.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.s, c.stored = s, true
+	fmt.Fprintf(c.out, "Switched to %s: %s.\n", describe(s), plural(s.Len(), "message"))
+	return nil
+}

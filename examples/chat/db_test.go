@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/exllm-go/session/sqlstore"
+)
+
+func openStore(t *testing.T, path string) *sqlstore.Store {
+	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	st, err := sqlstore.Open(context.Background(), db)
+	require.NoError(t, err)
+	return st
+}
+
+func TestSessionsInADatabase(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "chats.db")
+	r := chatIn(t, dir, "/usage\n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "nothing was saved", "no empty session is kept")
+
+	r = chatIn(t, dir, "hello\n/name first\n/new\nsecond chat\n/sessions\n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "New session; it will be kept in "+dsn)
+	st := openStore(t, filepath.Join(dir, "chats.db"))
+	var infos []sqlstore.Info
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{}) {
+		require.NoError(t, err)
+		infos = append(infos, info)
+	}
+	require.Len(t, infos, 2)
+	assert.Equal(t, 2, infos[0].Len)
+	assert.Equal(t, "first", infos[1].Name)
+	assert.Contains(t, r.stdout, "* "+infos[0].ID, "/sessions marks the current one")
+	assert.Contains(t, r.stdout, infos[1].ID)
+
+	// Run again: it goes on with the newest; /switch changes.
+	r = chatIn(t, dir, "/switch "+infos[1].ID+"\nmore\n/switch nope\n", "-db", dsn)
+	assert.Equal(t, 1, r.code, "switching to a missing session fails")
+	assert.Contains(t, r.stdout, "Resumed session "+infos[0].ID)
+	assert.Contains(t, r.stdout, `Switched to "first"`)
+	assert.Contains(t, r.stderr, "no such session")
+	s, err := st.Load(context.Background(), infos[1].ID)
+	require.NoError(t, err)
+	assert.Equal(t, 4, s.Len())
+
+	r = chatIn(t, dir, "/sessions\n/switch x\n")
+	assert.Contains(t, r.stdout, "run it with -db to keep many")
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in other goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the output holds text.
+func waitFor(t *testing.T, out *syncBuffer, text string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), text) {
+		require.True(t, time.Now().Before(deadline), "waited for %q in:\n%s", text, out.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestConflictBetweenChats changes the session in the store while a chat has it open:
+// the chat's next turn meets ErrConflict, loads the session again, says so, and answers
+// again, losing neither turn.
+func TestConflictBetweenChats(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chats.db")
+	stdin, input := io.Pipe()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- run([]string{"-db", "sqlite:" + path}, stdin, &out, &errOut, false) }()
+
+	fmt.Fprintln(input, "first")
+	waitFor(t, &out, "an estimate")
+	st := openStore(t, path)
+	var id string
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
+		require.NoError(t, err)
+		id = info.ID
+	}
+	other, err := st.Load(context.Background(), id)
+	require.NoError(t, err)
+	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "from another chat")))
+
+	fmt.Fprintln(input, "second")
+	input.Close()
+	require.Equal(t, 0, <-done, errOut.String())
+	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again.")
+	s, err := st.Load(context.Background(), id)
+	require.NoError(t, err)
+	var contents []string
+	for _, m := range s.GetMessages(0) {
+		contents = append(contents, m.Role+":"+strings.SplitN(m.Content, ".", 2)[0])
+	}
+	assert.Equal(t, []string{"user:first", `assistant:You said "first"`, "user:from another chat", "user:second", `assistant:You said "second"`}, contents)
+}
+
+func TestSessionsInPostgreSQL(t *testing.T) {
+	dsn := os.Getenv("SQLSTORE_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("SQLSTORE_POSTGRES_DSN is not set")
+	}
+	dir := t.TempDir()
+	r := chatIn(t, dir, "/new\nhello postgres\n/sessions\n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `You said "hello postgres"`)
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	st, err := sqlstore.Open(context.Background(), db)
+	require.NoError(t, err)
+	found := false
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 5}) {
+		require.NoError(t, err)
+		if strings.Contains(r.stdout, "* "+info.ID) {
+			found = true
+			s, err := st.Load(context.Background(), info.ID)
+			require.NoError(t, err)
+			assert.Equal(t, "hello postgres", s.GetMessages(2)[0].Content)
+		}
+	}
+	assert.True(t, found)
+}
