@@ -173,11 +173,14 @@ func (d *decoder) time(path string) (keptTime, error) {
 	if d.peek() != '"' {
 		return keptTime{}, d.typeError(path, timeType)
 	}
-	s, err := d.str()
+	raw, err := d.rawString()
 	if err != nil {
 		return keptTime{}, err
 	}
-	k, err := readTime(s)
+	if t, ok := parseCanonicalTime(raw); ok {
+		return keptTime{at: t}, nil
+	}
+	k, err := readTime(string(raw))
 	if err != nil {
 		return keptTime{}, &fieldError{path, err}
 	}
@@ -250,7 +253,10 @@ func (d *decoder) messages() ([]Message, error) {
 	err := d.array(1, func(i int) error {
 		m, err := d.message()
 		msgs = append(msgs, m)
-		return within(fmt.Sprintf("messages[%d]", i), err)
+		if err != nil {
+			return within(fmt.Sprintf("messages[%d]", i), err)
+		}
+		return nil
 	})
 	return msgs, err
 }
@@ -299,7 +305,8 @@ func (d *decoder) message() (m Message, err error) {
 		err = &fieldError{"content", errors.New("missing")}
 	}
 	if aux.content.ok || aux.timestamp.ok || !aux.usage.IsZero() {
-		m.aux = &aux
+		kept := aux // a copy, so that aux itself stays off the heap
+		m.aux = &kept
 	}
 	return m, err
 }
@@ -337,6 +344,17 @@ func (d *decoder) content() (text string, parts []map[string]any, kept keptValue
 // timestamp reads a message's timestamp. A string in timeLayout is only a time; any
 // other value is kept to be written back, with the time it parses to, if it does.
 func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err error) {
+	if d.peek() == '"' {
+		start := d.pos
+		raw, err := d.rawString()
+		if err != nil {
+			return t, kept, at, err
+		}
+		if t, ok := parseCanonicalTime(raw); ok {
+			return t, keptValue{}, time.Time{}, nil
+		}
+		d.pos = start
+	}
 	v, err := d.value(3)
 	if err != nil {
 		return t, kept, at, err

@@ -50,15 +50,72 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, err
 }
 
-// appendTime appends t as a JSON string in timeLayout.
+// appendTime appends t as a JSON string in timeLayout. It writes the digits itself:
+// time.AppendFormat is the codec's bottleneck for short messages.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, fmt.Errorf("year %d outside of range [0,9999]", y)
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return b, fmt.Errorf("year %d outside of range [0,9999]", year)
 	}
+	hour, minute, second := t.Clock()
 	b = append(b, '"')
-	b = t.AppendFormat(b, timeLayout)
-	return append(b, '"'), nil
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z', '"'), nil
+}
+
+// appendDigits appends n, 0 <= n < 10^width, in width decimal digits.
+func appendDigits(b []byte, n, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; width > 0; i, width = i-1, width-1 {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return b
+}
+
+// parseCanonicalTime parses a time in timeLayout, as appendTime writes it, without
+// allocating; it reports false for any other text, which parseTime reads.
+func parseCanonicalTime(s []byte) (time.Time, bool) {
+	const layout = "dddd-dd-ddTdd:dd:dd.ddddddZ"
+	if len(s) != len(layout) {
+		return time.Time{}, false
+	}
+	for i := range len(layout) {
+		if c := s[i]; layout[i] == 'd' && !isDigit(c) || layout[i] != 'd' && c != layout[i] {
+			return time.Time{}, false
+		}
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range s[from:to] {
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), time.Month(num(5, 7)), num(8, 10)
+	hour, minute, second := num(11, 13), num(14, 16), num(17, 19)
+	t := time.Date(year, month, day, hour, minute, second, num(20, 26)*1000, time.UTC)
+	// time.Date moves 30 February to March, 24:00 to the next day: such text is not
+	// what appendTime writes.
+	if y, m, d := t.Date(); y != year || m != month || d != day || t.Hour() != hour || t.Minute() != minute || t.Second() != second {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // keptTime is a time that a file held in another form than the one appendTime writes

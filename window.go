@@ -240,18 +240,19 @@ func stringField(v any, key string) (string, bool) {
 // from the model's own tokenizer, passed to Window as its count, is exact and this is not.
 func EstimateTokens(m Message) int {
 	const bytesPerToken, framing = 4, 4
-	n := len(m.Role)
-	var content any = m.Content
+	n := len(m.Role) + len(m.Content)
+	var content any // content that is not text, counted as JSON
 	switch kept := m.keptContent(); {
 	case m.Parts != nil:
+		n -= len(m.Content) // the text of the parts, which their JSON holds
 		content = m.Parts
 	case kept.ok:
 		content = kept.value
 	}
-	if text, ok := content.(string); ok {
-		n += len(text)
-	} else if data, err := appendValue(nil, content); err == nil {
-		n += len(data)
+	if content != nil {
+		if data, err := appendValue(nil, content); err == nil {
+			n += len(data)
+		}
 	}
 	if len(m.Extra) > 0 {
 		if extra, err := appendObject(nil, m.Extra); err == nil {
