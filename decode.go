@@ -341,7 +341,7 @@ func (d *decoder) content() (text string, parts []map[string]any, kept keptValue
 	return "", nil, keptValue{value: v, ok: true}, err
 }
 
-// timestamp reads a message's timestamp. A string in timeLayout is only a time; any
+// timestamp reads a message's timestamp. A string as appendTime writes it is only a time; any
 // other value is kept to be written back, with the time it parses to, if it does.
 func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err error) {
 	if d.peek() == '"' {

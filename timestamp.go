@@ -5,11 +5,6 @@ import (
 	"time"
 )
 
-// timeLayout is how timestamps are written: RFC 3339 in UTC with exactly six fraction
-// digits, as ExLLM writes Elixir's DateTime.utc_now(), so that a file passed between
-// the two libraries keeps its precision.
-const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
-
 // timeLayouts are the other forms of timestamps that ExLLM reads or writes: offsets
 // with or without a colon, a space for the T, no offset (a NaiveDateTime, taken as UTC)
 // and a date alone. time.Parse accepts a fraction after the seconds, with a '.' or ','.
@@ -50,8 +45,11 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, err
 }
 
-// appendTime appends t as a JSON string in timeLayout. It writes the digits itself:
-// time.AppendFormat is the codec's bottleneck for short messages.
+// appendTime appends t as a JSON string in the form timestamps are written: RFC 3339 in
+// UTC with exactly six fraction digits (2026-11-24T14:23:55.857017Z), as ExLLM writes
+// Elixir's DateTime.utc_now(), so that a file passed between the two libraries keeps its
+// precision. It writes the digits itself: time.AppendFormat is the codec's bottleneck
+// for short messages.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	t = t.UTC()
 	year, month, day := t.Date()
@@ -88,7 +86,7 @@ func appendDigits(b []byte, n, width int) []byte {
 	return b
 }
 
-// parseCanonicalTime parses a time in timeLayout, as appendTime writes it, without
+// parseCanonicalTime parses a time as appendTime writes it, without
 // allocating; it reports false for any other text, which parseTime reads.
 func parseCanonicalTime(s []byte) (time.Time, bool) {
 	const layout = "dddd-dd-ddTdd:dd:dd.ddddddZ"
