@@ -143,16 +143,22 @@ func startChild(t *testing.T, b backend, dsn, id, writer, turns string) (*exec.C
 	return cmd, &stderr
 }
 
+// storedSession opens a new store of b and creates a session in it.
+func storedSession(t *testing.T, b backend) (dsn string, st *sqlstore.Store, s session.Session) {
+	dsn = b.newDSN(t)
+	st, _ = open(t, b.driver, dsn)
+	s = session.New("openai")
+	require.NoError(t, st.Commit(ctx, session.Session{}, s))
+	return dsn, st, s
+}
+
 func TestConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			dsn := b.newDSN(t)
-			st, _ := open(t, b.driver, dsn)
-			s := session.New("openai")
-			require.NoError(t, st.Commit(ctx, session.Session{}, s))
+			dsn, st, s := storedSession(t, b)
 			const processes, turns = 4, 50
 			var names []string
 			var children []*exec.Cmd
@@ -182,10 +188,7 @@ func TestCommitSurvivesKill(t *testing.T) {
 	}
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			dsn := b.newDSN(t)
-			st, _ := open(t, b.driver, dsn)
-			s := session.New("openai")
-			require.NoError(t, st.Commit(ctx, session.Session{}, s))
+			dsn, _, s := storedSession(t, b)
 			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 			const kills = 25
 			lengths := map[int]bool{}

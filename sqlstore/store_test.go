@@ -181,6 +181,35 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
+// TestCancelMidCommit cancels the context of a large commit while it runs: the commit
+// is made whole or not at all.
+func TestCancelMidCommit(t *testing.T) {
+	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
+		base := session.New("openai")
+		require.NoError(t, st.Commit(ctx, session.Session{}, base))
+		next := base
+		for i := range 20_000 {
+			next = next.AddMessage("user", fmt.Sprintf("%d: %0200d", i, i))
+		}
+		for _, after := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+			cancelled, cancel := context.WithCancel(ctx)
+			go func() { time.Sleep(after); cancel() }()
+			err := st.Commit(cancelled, base, next)
+			cancel()
+			loaded, lerr := st.Load(ctx, base.ID())
+			require.NoError(t, lerr)
+			if err == nil {
+				require.True(t, loaded.Equal(next), "committed: whole")
+				t.Logf("committed whole before a cancel after %v", after)
+				return
+			}
+			require.ErrorIs(t, err, context.Canceled)
+			require.True(t, loaded.Equal(base), "cancelled after %v: nothing written", after)
+			t.Logf("cancelled after %v: nothing written", after)
+		}
+	})
+}
+
 func TestMessagesPage(t *testing.T) {
 	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
 		s := session.New("")

@@ -161,8 +161,9 @@ func (c *chat) turn(ctx context.Context, text string) error {
 // answer: a Truncate of it, which keeps the token usage of the answer it drops.
 func (c *chat) retry(ctx context.Context) error {
 	return c.answerAndSave(ctx, func(s session.Session) session.Session {
-		for i := s.Len() - 1; i >= 0; i-- {
-			if s.GetMessages(s.Len() - i)[0].Role == "user" {
+		msgs := s.GetMessages(0)
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if msgs[i].Role == "user" {
 				return s.Truncate(i + 1)
 			}
 		}
