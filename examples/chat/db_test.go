@@ -107,9 +107,14 @@ func TestConflictBetweenChats(t *testing.T) {
 	waitFor(t, &out, "an estimate")
 	st := openStore(t, path)
 	var id string
-	for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
-		require.NoError(t, err)
-		id = info.ID
+	for deadline := time.Now().Add(10 * time.Second); id == ""; { // until the first turn is saved
+		for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
+			if err == nil && info.Len == 2 {
+				id = info.ID
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "the first turn was never saved")
+		time.Sleep(5 * time.Millisecond)
 	}
 	other, err := st.Load(context.Background(), id)
 	require.NoError(t, err)
