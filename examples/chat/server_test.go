@@ -68,6 +68,7 @@ func (s *modelServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.arrived <- struct{}{}
 	if rep.status != 0 {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After-Ms", "10") // the client retries soon
 		w.WriteHeader(rep.status)
 		fmt.Fprintf(w, `{"error":{"message":"scripted failure %d","type":"test","code":"scripted"}}`, rep.status)
 		return
@@ -205,7 +206,8 @@ func TestWindowKeepsToolPairs(t *testing.T) {
 	dir := t.TempDir()
 	r := chatIn(t, dir, "What time is it?\n", "-base-url", server.baseURL(), "-model", "test-model")
 	require.Equal(t, 0, r.code, r.stderr)
-	for window := 5; window < 60; window += 3 {
+	sent := map[int]bool{} // how many messages the requests held
+	for _, window := range []int{8, 16, 24, 32, 44, 60, 90} {
 		server.replies = []reply{textReply(usageChunk(1, 0, 1, 0), "ok")}
 		r := chatIn(t, dir, "and now?\n", "-base-url", server.baseURL(), "-model", "test-model", "-window", fmt.Sprint(window))
 		if r.code != 0 {
@@ -214,6 +216,7 @@ func TestWindowKeepsToolPairs(t *testing.T) {
 		}
 		requests := server.recorded()
 		msgs := messagesOf(requests[len(requests)-1])
+		sent[len(msgs)] = true
 		for i, m := range msgs {
 			if m["role"] == "tool" {
 				require.Greater(t, i, 0, "window %d: the request begins with a tool result", window)
@@ -225,6 +228,7 @@ func TestWindowKeepsToolPairs(t *testing.T) {
 			}
 		}
 	}
+	assert.GreaterOrEqual(t, len(sent), 3, "the windows cut the history in several places: %v", sent)
 }
 
 func TestModelFailuresSaveNothing(t *testing.T) {
