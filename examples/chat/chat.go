@@ -217,10 +217,9 @@ func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, 
 		if err != nil {
 			return s, err
 		}
+		c.reportUsage(a)
 		if len(a.calls) == 0 {
-			s = s.AddMessage("assistant", a.text, session.WithUsage(a.usage))
-			c.reportUsage(a)
-			return s, nil
+			return s.AddMessage("assistant", a.text, session.WithUsage(a.usage)), nil
 		}
 		s = s.AddMessage("assistant", a.text, session.WithExtra("tool_calls", a.calls), session.WithUsage(a.usage))
 		for _, call := range a.calls {

@@ -175,7 +175,7 @@ func TestToolCall(t *testing.T) {
 	r := chatIn(t, dir, "What time is it?\nthanks\n", "-base-url", server.baseURL(), "-model", "test-model")
 	require.Equal(t, 0, r.code, r.stderr)
 	t.Logf("the chat's output, answering this test server:\n%s", r.stdout)
-	assert.Contains(t, r.stdout, "[tool current_time: 2026-11-25T12:00:00+01:00]")
+	assert.Contains(t, r.stdout, "  [40 tokens in (0 cached), 9 out (0 reasoning)]\n  [tool current_time: 2026-11-25T12:00:00+01:00]")
 	assert.Contains(t, r.stdout, "It is noon.")
 
 	s := load(t, filepath.Join(dir, "chat-session.json"))
