@@ -41,10 +41,8 @@ func jsonValue(v any, depth int) (any, error) {
 
 func (c *converter) value(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool:
-		return v, nil
-	case string:
-		return v, nil
+	case nil, bool, string:
+		return v, nil // strings as given: appendString writes invalid UTF-8 as U+FFFD
 	case map[string]any:
 		if x == nil {
 			return nil, nil // encoding/json writes null, which reads back as nil
