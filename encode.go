@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -189,7 +190,10 @@ func appendMerged(b []byte, known []string, extra map[string]any,
 	appendKnown func(b []byte, key string) ([]byte, error)) ([]byte, error) {
 	var extraKeys []string
 	if len(extra) > 0 {
-		extraKeys = sortedKeys(extra)
+		var err error
+		if extraKeys, err = sortedKeys(extra); err != nil {
+			return b, err
+		}
 	}
 	first := true
 	for len(known) > 0 || len(extraKeys) > 0 {
@@ -233,14 +237,33 @@ func joinPath(path, rest string) string {
 	return path + "." + rest
 }
 
-func sortedKeys(m map[string]any) []string {
+// sortedKeys returns the keys of m in the order they are written: sorted as they are
+// written, with invalid UTF-8 as U+FFFD, so that the order survives a round trip. Two
+// keys written alike would be a duplicate key: an error naming both.
+func sortedKeys(m map[string]any) ([]string, error) {
 	keys := make([]string, 0, len(m))
+	valid := true
 	for k := range m {
 		keys = append(keys, k)
+		valid = valid && utf8.ValidString(k)
 	}
-	slices.Sort(keys)
-	return keys
+	if valid {
+		slices.Sort(keys)
+		return keys, nil
+	}
+	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(validUTF8(a), validUTF8(b)) })
+	for i := 1; i < len(keys); i++ {
+		if validUTF8(keys[i-1]) == validUTF8(keys[i]) {
+			return nil, &fieldError{"", fmt.Errorf("%w: keys %q and %q are both written as %q",
+				errDuplicateKey, keys[i-1], keys[i], validUTF8(keys[i]))}
+		}
+	}
+	return keys, nil
 }
+
+// errDuplicateKey is the error of an object with two keys that differ only in bytes
+// that are not UTF-8, which JSON cannot tell apart.
+var errDuplicateKey = errors.New("duplicate key")
 
 func appendOptional(b []byte, s optionalString) []byte {
 	if !s.ok {
@@ -252,8 +275,12 @@ func appendOptional(b []byte, s optionalString) []byte {
 // appendObject appends m as a JSON object with sorted keys; a nil m is {}. An error
 // is a *fieldError with a path relative to m.
 func appendObject(b []byte, m map[string]any) ([]byte, error) {
+	keys, err := sortedKeys(m)
+	if err != nil {
+		return b, err
+	}
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -332,8 +359,11 @@ var safeASCII = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendString appends s as a JSON string. Invalid UTF-8 is written as U+FFFD, and
-// U+2028 and U+2029 are escaped, as encoding/json does; <, > and & are not escaped.
+// appendString appends s as a JSON string. Each byte of invalid UTF-8 is written as the
+// character U+FFFD, as it is after a load, so that what a session writes is the same
+// before and after a round trip (encoding/json writes the escape \ufffd, which reads
+// back as the same character); U+2028 and U+2029 are escaped, as encoding/json does;
+// <, > and & are not escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -368,7 +398,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...)
 			i += size
 			start = i
 			continue

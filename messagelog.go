@@ -1,7 +1,7 @@
 package session
 
 import (
-	"math"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,6 +17,12 @@ import (
 // not make it. When the claim fails (another session already appended there: a branch,
 // or a longer session that this one was truncated from) or the array is full, the append
 // copies the view into a new array with a backing of its own.
+//
+// Each message records the serial of the backing array it was first written to
+// (Message.origin). Copies keep every message at its index, so two messages at the same
+// index with the same origin are copies of one slot, and the messages before them are
+// copies of the same slots too: a log's origins at index k identify its whole prefix up
+// to k. CommonPrefixLen and the digests rely on that.
 type messageLog struct {
 	msgs []Message
 	b    *backing // nil when msgs is nil
@@ -25,15 +31,21 @@ type messageLog struct {
 // backing is what the sessions sharing one backing array share besides it.
 type backing struct {
 	claimed atomic.Int64
-	// copiedFrom lists the arrays whose first n slots this array's first n slots are
-	// copies of, the arrays this one was grown from, oldest first. Never modified. It
-	// holds their backings, not the arrays, so that it keeps no messages alive.
-	copiedFrom []copied
+	serial  uint64 // unique among backings: the origin of the messages first written here
+
+	// digests[i] is the chain digest of the array's slots 0..i (see Session.Digest),
+	// computed on demand, a prefix at a time, under digestMu.
+	digestMu sync.Mutex
+	digests  []digest
 }
 
-type copied struct {
-	from *backing
-	n    int
+// backings counts the backings made, to give each a serial.
+var backings atomic.Uint64
+
+func newBacking(claimed int) *backing {
+	b := &backing{serial: backings.Add(1)}
+	b.claimed.Store(int64(claimed))
+	return b
 }
 
 func (l messageLog) len() int { return len(l.msgs) }
@@ -41,24 +53,21 @@ func (l messageLog) len() int { return len(l.msgs) }
 // view returns the messages of the log. The caller must not modify or append to it.
 func (l messageLog) view() []Message { return l.msgs }
 
+// append returns l with m appended; m's origin is set here and must not be set before.
 func (l messageLog) append(m Message) messageLog {
 	n := len(l.msgs)
 	if n < cap(l.msgs) && l.b.claimed.CompareAndSwap(int64(n), int64(n+1)) {
+		m.origin = l.b.serial
 		msgs := l.msgs[:n+1]
 		msgs[n] = m
 		return messageLog{msgs: msgs, b: l.b}
 	}
+	b := newBacking(n + 1)
+	m.origin = b.serial
 	// Clip so that append must copy into a new array and grows it geometrically.
 	msgs := append(l.msgs[:n:n], m)
-	b := new(backing)
-	b.claimed.Store(int64(n + 1))
 	if l.b != nil {
-		// What l's array copied, this one copies only as far as l sees.
-		b.copiedFrom = make([]copied, 0, len(l.b.copiedFrom)+1)
-		for _, c := range l.b.copiedFrom {
-			b.copiedFrom = append(b.copiedFrom, copied{c.from, min(c.n, n)})
-		}
-		b.copiedFrom = append(b.copiedFrom, copied{l.b, n})
+		b.digests = l.b.digestsUpTo(n)
 	}
 	return messageLog{msgs: msgs, b: b}
 }
@@ -73,43 +82,44 @@ func (l messageLog) truncate(n int) messageLog {
 	return messageLog{msgs: l.msgs[:n], b: l.b}
 }
 
-// newMessageLog returns a log holding msgs, which the caller gives up.
+// newMessageLog returns a log holding msgs, which the caller gives up, as messages first
+// written there.
 func newMessageLog(msgs []Message) messageLog {
 	if len(msgs) == 0 {
 		return messageLog{}
 	}
-	b := new(backing)
-	b.claimed.Store(int64(len(msgs)))
+	b := newBacking(len(msgs))
+	for i := range msgs {
+		msgs[i].origin = b.serial
+	}
 	return messageLog{msgs: msgs, b: b}
 }
 
-// commonPrefix returns how many leading messages l and o have in common. Where the
-// logs were grown from one another, or from a common one, by append and truncate, the
-// slots they share or copied from the same array are known to be the same without
-// looking at them.
+// commonPrefix returns how many leading messages l and o have in common. The messages
+// that are copies of the same slots are found by their origins (see messageLog), in
+// time logarithmic in their number and whatever the branches the logs came through;
+// the messages after them are compared with Message.Equal.
 func (l messageLog) commonPrefix(o messageLog) int {
 	n := min(len(l.msgs), len(o.msgs))
+	same := func(i int) bool { return l.msgs[i].origin == o.msgs[i].origin }
 	known := 0
-	if n > 0 {
-		l.b.lineage(func(a *backing, la int) {
-			o.b.lineage(func(b *backing, lb int) {
-				if a == b {
-					known = max(known, min(la, lb, n))
-				}
-			})
-		})
+	if n > 0 && same(n-1) {
+		known = n // the common case: one log extends the other
+	} else {
+		// same(i) holds for i below some k and fails from k on: find k.
+		lo, hi := 0, n
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if same(mid) {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		known = lo
 	}
 	for known < n && l.msgs[known].Equal(o.msgs[known]) {
 		known++
 	}
 	return known
-}
-
-// lineage calls f for each array whose leading slots b's array holds, with how many:
-// those it copied from, and its own, all of them.
-func (b *backing) lineage(f func(from *backing, n int)) {
-	for _, c := range b.copiedFrom {
-		f(c.from, c.n)
-	}
-	f(b, math.MaxInt)
 }

@@ -80,6 +80,16 @@ func (c *converter) object(m map[string]any) (any, error) {
 		if err != nil {
 			return nil, prefixPath(k, err)
 		}
+		if written := validUTF8(k); written != k {
+			// Kept as it is written and read back, unless another key is written alike.
+			if _, dup := m[written]; dup {
+				return nil, duplicateKeyError(k, written)
+			}
+			if _, dup := out[written]; dup {
+				return nil, duplicateKeyError(k, written)
+			}
+			k = written
+		}
 		out[k] = ce
 	}
 	c.leave(ptr)
@@ -267,8 +277,16 @@ func jsonEqual(a, b any) bool {
 	return reflect.DeepEqual(a, b) // not a JSON value: a Message made by hand
 }
 
+// duplicateKeyError is the error of a key that is written as another key of its object
+// is.
+func duplicateKeyError(key, written string) error {
+	return &fieldError{"", fmt.Errorf("%w: key %q is written as %q, another key of the object", errDuplicateKey, key, written)}
+}
+
 // mapsEqual reports whether two objects of JSON values are written alike, nil and empty
-// alike.
+// alike. It is symmetric: keys that are not UTF-8 (in a Message made by hand) are
+// compared as they are written, and an object with two keys written alike, which cannot
+// be written, equals only an object with the same keys.
 func mapsEqual(a, b map[string]any) bool {
 	if len(a) != len(b) {
 		return false
@@ -276,13 +294,41 @@ func mapsEqual(a, b map[string]any) bool {
 	for k, va := range a {
 		vb, ok := b[k]
 		if !ok {
-			vb, ok = b[validUTF8(k)]
+			return writtenMapsEqual(a, b)
 		}
+		if !jsonEqual(va, vb) {
+			return false
+		}
+	}
+	return true
+}
+
+// writtenMapsEqual compares two objects of the same length by their keys as written.
+func writtenMapsEqual(a, b map[string]any) bool {
+	wa, wb := writtenKeys(a), writtenKeys(b)
+	if wa == nil || wb == nil {
+		return false
+	}
+	for k, va := range wa {
+		vb, ok := wb[k]
 		if !ok || !jsonEqual(va, vb) {
 			return false
 		}
 	}
 	return true
+}
+
+// writtenKeys returns m by its keys as written, or nil if two keys are written alike.
+func writtenKeys(m map[string]any) map[string]any {
+	w := make(map[string]any, len(m))
+	for k, v := range m {
+		k = validUTF8(k)
+		if _, dup := w[k]; dup {
+			return nil
+		}
+		w[k] = v
+	}
+	return w
 }
 
 func stringsEqual(a, b string) bool { return a == b || validUTF8(a) == validUTF8(b) }
