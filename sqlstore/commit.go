@@ -2,46 +2,53 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/exllm-go/session"
 )
 
 // Commit persists next, a session made from base with the session package's functions,
-// if the store still holds base; otherwise it returns ErrConflict and writes nothing.
+// if the store holds exactly base; otherwise it returns ErrConflict and writes nothing.
 // base is the session as the caller last loaded or committed it, or the zero Session to
-// create next. Commit returns ErrNotFound if base's session is not stored.
+// create next. Commit returns ErrNotFound if base's session is not stored, and
+// ErrInvalidID for a session whose ID no database could hold.
 //
 // When next extends base by messages, the common turn, Commit inserts only the new
 // messages, a row each, and updates the session's row: its cost does not grow with the
-// length of the conversation. Any other change (ClearMessages, Truncate, another context
-// or name, usage) is written in the same transaction: the rows from the first message
-// that differs are replaced. Committing the same base and next again after it succeeded,
-// a retry after a timeout, succeeds and writes nothing; so does a retry after other
-// commits followed it, when it added messages to a stored base (a turn): the store holds
-// them, with the times they were added to the microsecond. Creating a session again
-// succeeds only while the store holds it as created.
+// length of the conversation, nor with the size of the messages before. Any other
+// change (ClearMessages, Truncate, another context or name, usage) is written in the
+// same transaction: the rows from the first message that differs are replaced.
 //
-// How the store knows it still holds base: each stored session has a version, the
-// SHA-256 of its JSON without messages (ID, UpdatedAt, name, context, usage, ...), its
-// number of messages and its last message. Commit updates the row only where the version
-// is base's, in the same statement, so two writers from one base cannot both succeed.
-// A stale base cannot match: Commit requires next's UpdatedAt to be later than base's,
-// and the session package makes every change later, so the sessions a store holds one
-// after the other have ever later UpdatedAt, which the version covers; a version
-// never comes back.
+// How the store knows it holds base: each stored session has a version, its
+// session.Digest, which identifies every byte of its JSON. Commit updates the row only
+// where the version is base's, in the same statement, so two writers from one base
+// cannot both succeed, however alike their changes and whatever their clocks say.
+//
+// A Commit that finds another version stored returns nil if that version is next's, or
+// if next is one of the last RetainedVersions versions the session held: the commit was
+// made already, by an earlier try of this one (a retry after a timeout that hid its
+// success) or by a writer that made the very same change. Otherwise it is ErrConflict.
+// Creating a session that is stored succeeds on the same terms. A Commit of next
+// unchanged (Equal to base) only checks that the store holds base.
+//
+// A Commit cut by its context's end returns an error that matches ctx.Err(); it may
+// have been made or not, and committing the same base and next again tells which.
 func (st *Store) Commit(ctx context.Context, base, next session.Session) error {
 	if err := st.commit(ctx, base, next); err != nil {
-		return fmt.Errorf("sqlstore: commit %s: %w", next.ID(), err)
+		return fmt.Errorf("sqlstore: commit %s: %w", shortID(next.ID()), withContext(ctx, err))
 	}
+	st.maybeCheckpoint(ctx)
 	return nil
 }
+
+// RetainedVersions is how many of its last versions the store records for each
+// session, so that a Commit retried after later commits is known to have been made.
+// A retry after more commits than this gets ErrConflict.
+const RetainedVersions = 64
 
 // errCommitted ends a transaction that finds its commit already made.
 var errCommitted = errors.New("already committed")
@@ -51,8 +58,10 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	switch {
 	case next.ID() == "":
 		return errors.New("next is the zero Session: create sessions with session.New")
+	case !validID(next.ID()):
+		return ErrInvalidID
 	case !creating && base.ID() != next.ID():
-		return fmt.Errorf("next is another session than base (%s)", base.ID())
+		return fmt.Errorf("next is another session than base (%s)", shortID(base.ID()))
 	case !creating && !next.UpdatedAt().After(base.UpdatedAt()) && !next.Equal(base):
 		return errors.New("next is not a change of base: its UpdatedAt is not later")
 	}
@@ -71,35 +80,33 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	if err != nil {
 		return err
 	}
-	var baseVersion version
+	var baseVersion string
 	if !creating {
 		if baseVersion, err = versionOf(base); err != nil {
-			return err
+			return fmt.Errorf("base: %w", err)
 		}
 	}
-	row := sessionRow(next, nextVersion)
+	header, err := next.HeaderJSON()
+	if err != nil {
+		return err
+	}
+	row := rowOf(next, nextVersion, header)
 
 	err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
-		var res sql.Result
+		var revision int64
 		var err error
 		if creating {
-			res, err = tx.ExecContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`)
-				VALUES (`+placeholders(len(row))+`) ON CONFLICT (id) DO NOTHING`), row...)
+			err = tx.QueryRowContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`, revision)
+				VALUES (`+placeholders(len(row))+`, 1) ON CONFLICT (id) DO NOTHING RETURNING revision`), row...).Scan(&revision)
 		} else {
-			res, err = tx.ExecContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET `+sessionAssignments+`
-				WHERE id = ? AND version = ?`), append(row, base.ID(), baseVersion.id)...)
+			err = tx.QueryRowContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET `+sessionAssignments+`, revision = revision + 1
+				WHERE id = ? AND version = ? RETURNING revision`), append(row, base.ID(), baseVersion)...).Scan(&revision)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return st.settle(ctx, tx, next.ID(), nextVersion, nextVersion == baseVersion)
 		}
 		if err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
-			if creating { // the messages of another session may be the same
-				return st.settle(ctx, tx, next.ID(), nextVersion, keep, nil)
-			}
-			return st.settle(ctx, tx, next.ID(), nextVersion, keep, bodies)
 		}
 		if !creating && keep < base.Len() {
 			if _, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_messages WHERE session_id = ? AND seq >= ?`),
@@ -107,7 +114,10 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 				return err
 			}
 		}
-		return st.insertMessages(ctx, tx, next.ID(), keep, bodies)
+		if err := st.insertMessages(ctx, tx, next.ID(), keep, bodies); err != nil {
+			return err
+		}
+		return st.record(ctx, tx, next.ID(), revision, nextVersion)
 	})
 	if errors.Is(err, errCommitted) {
 		return nil
@@ -115,11 +125,23 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	return err
 }
 
+// record records version as the session's revision, and forgets the versions older
+// than the last RetainedVersions.
+func (st *Store) record(ctx context.Context, tx *sql.Tx, id string, revision int64, version string) error {
+	if _, err := tx.ExecContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_versions (session_id, revision, version) VALUES (?, ?, ?)`),
+		id, revision, version); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_versions WHERE session_id = ? AND revision <= ?`),
+		id, revision-RetainedVersions)
+	return err
+}
+
 // settle tells why a commit changed no row: the session is not there, or the commit
-// was made already (a retry: the stored version is next's, or, for a commit that adds
-// messages, the store holds them at their places, even if other commits followed), or
-// another writer came first.
-func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next version, first int, bodies [][]byte) error {
+// was made already (the stored version is next's, or next's is among the versions the
+// session held last, unless the commit changes nothing and so only checks that base is
+// stored), or another writer came first.
+func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next string, unchanged bool) error {
 	var stored string
 	err := tx.QueryRowContext(ctx, st.dialect.rebind(`SELECT version FROM sqlstore_sessions WHERE id = ?`), id).Scan(&stored)
 	switch {
@@ -127,33 +149,18 @@ func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next version
 		return ErrNotFound
 	case err != nil:
 		return err
-	case stored == next.id:
+	case stored == next:
 		return errCommitted
-	case len(bodies) == 0:
+	case unchanged:
 		return ErrConflict
 	}
-	rows, err := tx.QueryContext(ctx, st.dialect.rebind(`SELECT body FROM sqlstore_messages
-		WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq`), id, first, first+len(bodies))
-	if err != nil {
+	var held int
+	err = tx.QueryRowContext(ctx, st.dialect.rebind(`SELECT count(*) FROM sqlstore_versions WHERE session_id = ? AND version = ?`),
+		id, next).Scan(&held)
+	switch {
+	case err != nil:
 		return err
-	}
-	defer rows.Close()
-	same := 0
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return err
-		}
-		if same < len(bodies) && body == string(bodies[same]) {
-			same++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if same == len(bodies) {
-		// The messages, with the times they were added to the microsecond, are this
-		// commit's own: it was made, and others followed.
+	case held > 0:
 		return errCommitted
 	}
 	return ErrConflict
@@ -186,32 +193,17 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 	return nil
 }
 
-// version identifies one state of a stored session: see Commit.
-type version struct {
-	id     string // hex SHA-256
-	header []byte // the session's JSON without messages
-}
-
-func versionOf(s session.Session) (version, error) {
-	header, err := s.HeaderJSON()
+// versionOf returns the version of s as the store records it: its digest, in hex.
+func versionOf(s session.Session) (string, error) {
+	d, err := s.Digest()
 	if err != nil {
-		return version{}, err
+		return "", err
 	}
-	h := sha256.New()
-	h.Write(header)
-	h.Write([]byte{0})
-	if s.Len() > 0 {
-		last, err := s.GetMessages(1)[0].MarshalJSON()
-		if err != nil {
-			return version{}, err
-		}
-		h.Write(last)
-	}
-	h.Write([]byte("\x00" + strconv.Itoa(s.Len())))
-	return version{id: hex.EncodeToString(h.Sum(nil)), header: header}, nil
+	return hex.EncodeToString(d[:]), nil
 }
 
-// sessionColumns are the columns of a session's row, in the order of sessionRow.
+// sessionColumns are the columns of a session's row that a commit writes, in the order
+// of rowOf.
 const sessionColumns = `id, name, backend, created_us, updated_us, message_count,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, version, header`
 
@@ -224,15 +216,15 @@ var sessionAssignments = func() string {
 	return strings.Join(set, ", ")
 }()
 
-// sessionRow returns the values of a session's row.
-func sessionRow(s session.Session, v version) []any {
+// rowOf returns the values of a session's row.
+func rowOf(s session.Session, version string, header []byte) []any {
 	u := s.TokenUsage()
 	return []any{s.ID(), listable(s.Name()), listable(s.Backend()), s.CreatedAt().UnixMicro(), s.UpdatedAt().UnixMicro(),
-		s.Len(), u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.ReasoningTokens, v.id, string(v.header)}
+		s.Len(), u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.ReasoningTokens, version, string(header)}
 }
 
 // listable returns s as a text column can hold it in every database: valid UTF-8 with
-// no NUL. The header, from which Load makes the session, holds s as it is.
+// no NUL. The header, from which Load makes the session, holds s as it is written.
 func listable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -8,10 +8,5 @@ import (
 // OpenAtVersion opens a store on db with its schema at version v, as an older version
 // of this package would: for the tests of migrations.
 func OpenAtVersion(ctx context.Context, db *sql.DB, v int) (*Store, error) {
-	d, err := detect(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	st := &Store{db: db, dialect: d}
-	return st, st.migrate(ctx, v)
+	return open(ctx, db, v)
 }

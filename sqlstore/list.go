@@ -2,8 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"iter"
 	"strconv"
@@ -22,13 +22,12 @@ type Info struct {
 	Usage     session.TokenUsage
 	CreatedAt time.Time // to the microsecond
 	UpdatedAt time.Time // to the microsecond
-	updatedUS int64
 }
 
 // Cursor returns where a listing stops after this session: ListOptions.After of the
-// next page.
+// next page. It is made of ID and UpdatedAt alone.
 func (i Info) Cursor() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(i.updatedUS, 10) + " " + i.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(i.UpdatedAt.UnixMicro(), 10) + " " + i.ID))
 }
 
 // ListOptions say which sessions List returns.
@@ -66,7 +65,7 @@ func (st *Store) List(ctx context.Context, opts ListOptions) iter.Seq2[Info, err
 			}
 			page, err := st.page(ctx, updated, id, n)
 			if err != nil {
-				yield(Info{}, fmt.Errorf("sqlstore: list: %w", err))
+				yield(Info{}, fmt.Errorf("sqlstore: list: %w", withContext(ctx, err)))
 				return
 			}
 			for _, info := range page {
@@ -79,7 +78,8 @@ func (st *Store) List(ctx context.Context, opts ListOptions) iter.Seq2[Info, err
 				return
 			}
 			last := page[len(page)-1]
-			updated, id = &last.updatedUS, last.ID
+			us := last.UpdatedAt.UnixMicro()
+			updated, id = &us, last.ID
 		}
 	}
 }
@@ -104,19 +104,32 @@ func (st *Store) page(ctx context.Context, updated *int64, id string, n int) ([]
 	page := make([]Info, 0, n)
 	for rows.Next() {
 		var i Info
-		var created int64
-		u := &i.Usage
-		if err := rows.Scan(&i.ID, &i.Name, &i.Backend, &i.Len, &u.InputTokens, &u.OutputTokens, &u.CacheReadTokens,
-			&u.CacheWriteTokens, &u.ReasoningTokens, &created, &i.updatedUS); err != nil {
+		var name, backend sql.NullString
+		var count, created, updated sql.NullInt64
+		var usage [5]sql.NullInt64
+		if err := rows.Scan(&i.ID, &name, &backend, &count, &usage[0], &usage[1], &usage[2],
+			&usage[3], &usage[4], &created, &updated); err != nil {
 			return nil, err
 		}
-		i.CreatedAt, i.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(i.updatedUS).UTC()
+		for _, c := range []struct {
+			name  string
+			valid bool
+		}{{"name", name.Valid}, {"backend", backend.Valid}, {"message_count", count.Valid && count.Int64 >= 0 && count.Int64 <= maxMessages},
+			{"created_us", created.Valid}, {"updated_us", updated.Valid}} {
+			if !c.valid {
+				return nil, fmt.Errorf("session %s: %w", shortID(i.ID), &corruptError{column: c.name, what: "not a value the store writes"})
+			}
+		}
+		i.Name, i.Backend, i.Len = name.String, backend.String, int(count.Int64)
+		i.CreatedAt, i.UpdatedAt = time.UnixMicro(created.Int64).UTC(), time.UnixMicro(updated.Int64).UTC()
+		u := &i.Usage
+		for k, p := range []*int{&u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWriteTokens, &u.ReasoningTokens} {
+			*p = int(usage[k].Int64) // NULL as 0
+		}
 		page = append(page, i)
 	}
 	return page, rows.Err()
 }
-
-var errBadCursor = errors.New("not a cursor of Info.Cursor")
 
 func parseCursor(c string) (*int64, string, error) {
 	if c == "" {
@@ -124,12 +137,12 @@ func parseCursor(c string) (*int64, string, error) {
 	}
 	data, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, "", errBadCursor
+		return nil, "", ErrBadCursor
 	}
 	updatedText, id, ok := strings.Cut(string(data), " ")
 	updated, err := strconv.ParseInt(updatedText, 10, 64)
-	if !ok || err != nil {
-		return nil, "", errBadCursor
+	if !ok || err != nil || !validID(id) {
+		return nil, "", ErrBadCursor
 	}
 	return &updated, id, nil
 }

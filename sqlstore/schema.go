@@ -3,15 +3,21 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 )
 
+// A migration takes the schema from one version to the next: its statements, then, if
+// it has one, a step in Go, in the same transaction.
+type migration struct {
+	statements func(d dialect) []string
+	step       func(ctx context.Context, st *Store, tx *sql.Tx) error
+}
+
 // migrations are the versions of the store's schema: migrations[i] takes it from
 // version i to version i+1. A database records its version in sqlstore_schema.
-var migrations = []func(d dialect) []string{
+var migrations = []migration{
 	// 1: sessions, and their messages, a row each.
-	func(d dialect) []string {
+	{statements: func(d dialect) []string {
 		clustered := " WITHOUT ROWID" // SQLite keeps a session's messages together by key
 		if d.postgres {
 			clustered = ""
@@ -39,19 +45,94 @@ var migrations = []func(d dialect) []string{
 				PRIMARY KEY (session_id, seq)
 			)` + clustered,
 		}
-	},
+	}},
 	// 2: an index to list sessions newest first, a page at a time.
-	func(dialect) []string {
+	{statements: func(dialect) []string {
 		return []string{`CREATE INDEX sqlstore_sessions_by_update ON sqlstore_sessions (updated_us DESC, id DESC)`}
-	},
+	}},
+	// 3: exact versions. A session's version becomes its session.Digest, which covers
+	// the whole session, computed again for every stored session; sqlstore_versions
+	// records the last versions each session held, so that a retried commit is known
+	// to have been made exactly; a session's revision counts its commits. On SQLite, the
+	// messages move to a table with row IDs: in a WITHOUT ROWID table a row is stored in
+	// its key's b-tree page, so that inserting beside a large message reads it whole.
+	{statements: func(d dialect) []string {
+		stmts := []string{
+			`ALTER TABLE sqlstore_sessions ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
+			`CREATE TABLE sqlstore_versions (
+				session_id TEXT NOT NULL,
+				revision BIGINT NOT NULL,
+				version TEXT NOT NULL,
+				PRIMARY KEY (session_id, revision)
+			)`,
+		}
+		if !d.postgres {
+			stmts = append(stmts,
+				`CREATE TABLE sqlstore_messages_3 (
+					session_id TEXT NOT NULL,
+					seq BIGINT NOT NULL,
+					body TEXT NOT NULL,
+					PRIMARY KEY (session_id, seq)
+				)`,
+				`INSERT INTO sqlstore_messages_3 (session_id, seq, body) SELECT session_id, seq, body FROM sqlstore_messages`,
+				`DROP TABLE sqlstore_messages`,
+				`ALTER TABLE sqlstore_messages_3 RENAME TO sqlstore_messages`)
+		}
+		return stmts
+	}, step: recomputeVersions},
+}
+
+// recomputeVersions sets the version of every stored session to its digest, and
+// records it as the session's revision 0.
+func recomputeVersions(ctx context.Context, st *Store, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM sqlstore_sessions`)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		s, err := st.read(ctx, tx, id, false)
+		if err != nil {
+			return fmt.Errorf("session %s: %w", shortID(id), err)
+		}
+		v, err := versionOf(s)
+		if err != nil {
+			return fmt.Errorf("session %s: %w", shortID(id), err)
+		}
+		if _, err := tx.ExecContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET version = ? WHERE id = ?`), v, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_versions (session_id, revision, version) VALUES (?, 0, ?)`), id, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrationLock is the PostgreSQL advisory lock that one Open at a time holds while it
 // creates or migrates the schema.
 const migrationLock = 0x5e55_1075
 
-// migrate brings the schema to version target, in one transaction.
+// migrate brings the schema to version target. It only reads when the schema is at
+// target already; otherwise it creates or migrates it in one transaction.
 func (st *Store) migrate(ctx context.Context, target int) error {
+	if version, ok, err := st.schemaVersion(ctx, st.db); err != nil {
+		return err
+	} else if ok && version == target {
+		return nil
+	}
 	return st.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if st.dialect.postgres {
 			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
@@ -61,20 +142,23 @@ func (st *Store) migrate(ctx context.Context, target int) error {
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS sqlstore_schema (version INTEGER NOT NULL)"); err != nil {
 			return err
 		}
-		var version int
-		err := tx.QueryRowContext(ctx, "SELECT version FROM sqlstore_schema").Scan(&version)
-		if errors.Is(err, sql.ErrNoRows) {
-			_, err = tx.ExecContext(ctx, "INSERT INTO sqlstore_schema (version) VALUES (0)")
-		}
+		version, ok, err := st.schemaVersion(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if version > len(migrations) {
-			return fmt.Errorf("the schema is version %d, newer than this package knows (%d): use a newer github.com/exllm-go/session/sqlstore", version, len(migrations))
+		if !ok {
+			if _, err = tx.ExecContext(ctx, "INSERT INTO sqlstore_schema (version) VALUES (0)"); err != nil {
+				return err
+			}
 		}
 		for v := version; v < target; v++ {
-			for _, stmt := range migrations[v](st.dialect) {
+			for _, stmt := range migrations[v].statements(st.dialect) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migrating to version %d: %w", v+1, err)
+				}
+			}
+			if step := migrations[v].step; step != nil {
+				if err := step(ctx, st, tx); err != nil {
 					return fmt.Errorf("migrating to version %d: %w", v+1, err)
 				}
 			}
@@ -84,4 +168,42 @@ func (st *Store) migrate(ctx context.Context, target int) error {
 		}
 		return err
 	})
+}
+
+// querier is what a *sql.DB and a *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaVersion reads the version of the schema, and whether there is one: false when
+// sqlstore_schema does not exist or holds no row. A version this package does not know
+// is an error.
+func (st *Store) schemaVersion(ctx context.Context, q querier) (version int, ok bool, err error) {
+	exists := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlstore_schema'"
+	if st.dialect.postgres {
+		exists = "SELECT count(*) FROM (SELECT to_regclass('sqlstore_schema') AS t) r WHERE t IS NOT NULL"
+	}
+	var tables int
+	if err := q.QueryRowContext(ctx, exists).Scan(&tables); err != nil {
+		return 0, false, err
+	}
+	if tables == 0 {
+		return 0, false, nil
+	}
+	var rows int
+	var v sql.NullInt64
+	if err := q.QueryRowContext(ctx, "SELECT count(*), max(version) FROM sqlstore_schema").Scan(&rows, &v); err != nil {
+		return 0, false, err
+	}
+	switch {
+	case rows == 0:
+		return 0, false, nil
+	case rows > 1:
+		return 0, false, fmt.Errorf("sqlstore_schema holds %d rows, not one", rows)
+	case !v.Valid || v.Int64 < 0:
+		return 0, false, fmt.Errorf("sqlstore_schema holds version %v, not a version", v.Int64)
+	case v.Int64 > int64(len(migrations)):
+		return 0, false, fmt.Errorf("the schema is version %d, newer than this package knows (%d): use a newer github.com/exllm-go/session/sqlstore", v.Int64, len(migrations))
+	}
+	return int(v.Int64), true, nil
 }

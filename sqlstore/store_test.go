@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,8 +114,9 @@ func TestCommitIsACompareAndSwap(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, loaded.Equal(later))
 
-		// Creating again once others committed, or another session of the same ID, fails.
-		assert.ErrorIs(t, st.Commit(ctx, session.Session{}, base), sqlstore.ErrConflict)
+		// Creating again once others committed is a retry of a commit that was made;
+		// another session of the same ID is a conflict.
+		assert.NoError(t, st.Commit(ctx, session.Session{}, base))
 		other, err := session.FromJSON(must(base.SetName("impostor").ToJSON()))
 		require.NoError(t, err)
 		assert.ErrorIs(t, st.Commit(ctx, session.Session{}, other), sqlstore.ErrConflict)
@@ -295,52 +297,85 @@ func TestSchemaVersions(t *testing.T) {
 			_, db := open(t, b.driver, dsn)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 2, version)
+			assert.Equal(t, 3, version)
 
 			_, err := sqlstore.Open(ctx, db)
 			assert.NoError(t, err, "opening again changes nothing")
 
-			_, err = db.Exec("UPDATE sqlstore_schema SET version = 99")
-			require.NoError(t, err)
-			_, err = sqlstore.Open(ctx, db)
-			assert.ErrorContains(t, err, "the schema is version 99, newer than this package knows (2)")
+			for _, tt := range []struct{ set, want string }{
+				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (3)"},
+				{"UPDATE sqlstore_schema SET version = -1", "sqlstore_schema holds version -1, not a version"},
+				{"INSERT INTO sqlstore_schema (version) VALUES (3)", "sqlstore_schema holds 2 rows, not one"},
+			} {
+				_, err = db.Exec("DELETE FROM sqlstore_schema")
+				require.NoError(t, err)
+				_, err = db.Exec("INSERT INTO sqlstore_schema (version) VALUES (3)")
+				require.NoError(t, err)
+				_, err = db.Exec(tt.set)
+				require.NoError(t, err)
+				_, err = sqlstore.Open(ctx, db)
+				assert.ErrorContains(t, err, tt.want)
+			}
 		})
 	}
 	_, err := sqlstore.Open(ctx, openNothing(t))
 	assert.ErrorContains(t, err, "sqlstore: open")
 }
 
+// TestMigration stores a session as version 2 of the schema held it (a version that
+// covered its last message only), and opens the store: the migration to version 3
+// computes the session's version again, and the session loads and takes commits.
 func TestMigration(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			db, err := sql.Open(b.driver, b.newDSN(t))
 			require.NoError(t, err)
 			defer db.Close()
-			old, err := sqlstore.OpenAtVersion(ctx, db, 1)
+			_, err = sqlstore.OpenAtVersion(ctx, db, 2)
 			require.NoError(t, err)
-			s := session.New("openai").AddMessage("user", "from version 1")
-			require.NoError(t, old.Commit(ctx, session.Session{}, s))
-			hasIndex := func() bool {
-				var n int
-				q := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'sqlstore_sessions_by_update'"
-				if b.name == "postgres" {
-					q = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'sqlstore_sessions_by_update'"
-				}
-				require.NoError(t, db.QueryRow(q).Scan(&n))
-				return n == 1
-			}
-			assert.False(t, hasIndex())
+			s := session.New("openai", session.WithName("caf\xc3")).AddMessage("user", "from version 2").AddMessage("assistant", "\xff")
+			insertAsVersion2(t, db, b.name == "postgres", s)
 
 			st, err := sqlstore.Open(ctx, db)
 			require.NoError(t, err)
-			assert.True(t, hasIndex(), "migrated to version 2")
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 2, version)
+			assert.Equal(t, 3, version)
 			loaded, err := st.Load(ctx, s.ID())
 			require.NoError(t, err)
-			assert.True(t, loaded.Equal(s), "what version 1 stored loads")
+			assert.True(t, loaded.Equal(s), "what version 2 stored loads")
+			next := loaded.AddMessage("user", "after the migration")
+			require.NoError(t, st.Commit(ctx, loaded, next))
+			loaded, err = st.Load(ctx, s.ID())
+			require.NoError(t, err)
+			assert.True(t, loaded.Equal(next))
 		})
+	}
+}
+
+// insertAsVersion2 writes s as version 2 of the schema did: its header and messages as
+// they were written then (invalid UTF-8 as the escape \ufffd), and a version of its own.
+func insertAsVersion2(t *testing.T, db *sql.DB, postgres bool, s session.Session) {
+	old := func(data []byte) string { return strings.ReplaceAll(string(data), "\uFFFD", `\ufffd`) }
+	rebind := func(q string) string {
+		if !postgres {
+			return q
+		}
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+		}
+		return q
+	}
+	u := s.TokenUsage()
+	_, err := db.Exec(rebind(`INSERT INTO sqlstore_sessions (id, name, backend, created_us, updated_us, message_count,
+		input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, version, header)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`), s.ID(), "n", s.Backend(), s.CreatedAt().UnixMicro(), s.UpdatedAt().UnixMicro(),
+		s.Len(), u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.ReasoningTokens,
+		"a version 2 made", old(must(s.HeaderJSON())))
+	require.NoError(t, err)
+	for i, m := range s.GetMessages(0) {
+		_, err := db.Exec(rebind(`INSERT INTO sqlstore_messages (session_id, seq, body) VALUES (?,?,?)`), s.ID(), i, old(must(m.MarshalJSON())))
+		require.NoError(t, err)
 	}
 }
 
