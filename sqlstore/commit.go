@@ -193,8 +193,12 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 	return nil
 }
 
-// versionOf returns the version of s as the store records it: its digest, in hex.
-func versionOf(s session.Session) (string, error) {
+// versionOf returns the version of s as the store records it. A variable only so that
+// a test can break the store on purpose, to see its linearizability check fail.
+var versionOf = digestVersion
+
+// digestVersion returns the version of s as the store records it: its digest, in hex.
+func digestVersion(s session.Session) (string, error) {
 	d, err := s.Digest()
 	if err != nil {
 		return "", err

@@ -25,11 +25,18 @@ import (
 // fromFuture returns a stored session whose UpdatedAt is an hour ahead of this clock,
 // as one written on a machine whose clock is ahead.
 func fromFuture(t *testing.T, st *sqlstore.Store) session.Session {
-	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)
-	base, err := session.FromJSON([]byte(`{"id":"` + session.New("").ID() + `","created_at":"` + future + `","updated_at":"` + future + `"}`))
-	require.NoError(t, err)
+	base := futureSession(t)
 	require.NoError(t, st.Commit(ctx, session.Session{}, base))
 	return base
+}
+
+// futureSession returns a new session whose UpdatedAt is an hour ahead of this clock:
+// every change made to it is a microsecond after it, whatever the clock says.
+func futureSession(t *testing.T) session.Session {
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)
+	s, err := session.FromJSON([]byte(`{"id":"` + session.New("").ID() + `","created_at":"` + future + `","updated_at":"` + future + `"}`))
+	require.NoError(t, err)
+	return s
 }
 
 func TestCommitOfAChangeNeverMade(t *testing.T) {

@@ -1,0 +1,559 @@
+//go:build linux
+
+package sqlstore_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/sqlstore"
+)
+
+// The linearizability check: writers in goroutines and in processes make random changes
+// to a few sessions (turns, Truncate, SetName, SetContext, ClearMessages, usage; from
+// their last base, from stale bases, and retries), under faults (contexts that end
+// mid-call, PostgreSQL backends terminated, processes killed); every call is recorded
+// with its result, and porcupine checks the history against a sequential model: a
+// compare-and-swap register of whole sessions, which also takes a commit of a session it
+// held among its last RetainedVersions states as made.
+//
+// It runs for linSeconds per database (3 by default, as in CI); set SQLSTORE_LIN_SECONDS
+// to run longer by hand: SQLSTORE_LIN_SECONDS=120 go test -run Linearizable ./sqlstore
+
+const linSecondsEnv = "SQLSTORE_LIN_SECONDS"
+
+// linInput and linOutput are a call and its result as the model sees them. Sessions
+// are named by linHash, the SHA-256 of their JSON: the model knows nothing of the
+// store's versions.
+type linInput struct {
+	Session string `json:"s"`
+	Load    bool   `json:"l,omitempty"`
+	Base    string `json:"b,omitempty"` // "" to create
+	Next    string `json:"n,omitempty"`
+}
+
+type linOutput struct {
+	Result string `json:"r"` // ok, conflict, notfound, unknown
+	Value  string `json:"v,omitempty"`
+}
+
+// linState is the model's state of one session: whether it exists, the session it
+// holds, and the last RetainedVersions sessions it held (the current one included),
+// each 16 characters of linHash.
+type linState struct {
+	exists bool
+	cur    string
+	recent string
+}
+
+const linHashLen = 16
+
+func linHash(s session.Session) string {
+	if s.ID() == "" {
+		return ""
+	}
+	data, err := s.ToJSON()
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:linHashLen]
+}
+
+func (st linState) held(h string) bool {
+	for i := 0; i+linHashLen <= len(st.recent); i += linHashLen {
+		if st.recent[i:i+linHashLen] == h {
+			return true
+		}
+	}
+	return false
+}
+
+func (st linState) apply(next string) linState {
+	recent := st.recent + next
+	if most := sqlstore.RetainedVersions * linHashLen; len(recent) > most {
+		recent = recent[len(recent)-most:]
+	}
+	return linState{exists: true, cur: next, recent: recent}
+}
+
+// linStep is the sequential specification of Load and Commit on one session.
+func linStep(state, input, output any) (bool, any) {
+	st, in, out := state.(linState), input.(linInput), output.(linOutput)
+	if in.Load {
+		if !st.exists {
+			return out.Result == "notfound", st
+		}
+		return out.Result == "ok" && out.Value == st.cur, st
+	}
+	var want string
+	next := st
+	switch {
+	case in.Base == "" && !st.exists:
+		want, next = "ok", st.apply(in.Next)
+	case in.Base == "":
+		want = "conflict"
+		if in.Next == st.cur || st.held(in.Next) {
+			want = "ok"
+		}
+	case !st.exists:
+		want = "notfound"
+	case st.cur == in.Base:
+		want, next = "ok", st.apply(in.Next)
+	case in.Next == st.cur:
+		want = "ok"
+	case in.Next != in.Base && st.held(in.Next):
+		want = "ok"
+	default:
+		want = "conflict"
+	}
+	if out.Result == "unknown" {
+		// Made or not: made where it could be, and the checker may place it after every
+		// other call, where it changes nothing that was seen.
+		return true, next
+	}
+	if want != "ok" {
+		next = st
+	}
+	return out.Result == want, next
+}
+
+var linModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		bySession := map[string][]porcupine.Operation{}
+		var order []string
+		for _, op := range history {
+			id := op.Input.(linInput).Session
+			if _, ok := bySession[id]; !ok {
+				order = append(order, id)
+			}
+			bySession[id] = append(bySession[id], op)
+		}
+		var parts [][]porcupine.Operation
+		for _, id := range order {
+			parts = append(parts, bySession[id])
+		}
+		return parts
+	},
+	Init: func() any { return linState{} },
+	Step: linStep,
+	DescribeOperation: func(input, output any) string {
+		in, out := input.(linInput), output.(linOutput)
+		if in.Load {
+			return fmt.Sprintf("load → %s %s", out.Result, out.Value)
+		}
+		return fmt.Sprintf("commit %s → %s: %s", in.Base, in.Next, out.Result)
+	},
+	DescribeState: func(state any) string {
+		st := state.(linState)
+		return fmt.Sprintf("%v %s", st.exists, st.cur)
+	},
+}
+
+// monotonic returns the time of the machine's monotonic clock, which every process
+// shares, in nanoseconds.
+func monotonic() int64 {
+	var ts syscall.Timespec
+	const clockMonotonic = 1
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		panic(errno)
+	}
+	return ts.Nano()
+}
+
+// linWorker makes random calls on the store and records them.
+type linWorker struct {
+	st      *sqlstore.Store
+	ids     []string
+	r       *rand.Rand
+	cancels bool // end some calls' contexts mid-call
+	record  func(call linCall)
+
+	known   map[string]session.Session   // the base each session's next change starts from
+	stale   map[string][]session.Session // earlier bases
+	last    map[string][2]session.Session
+	reload  map[string]bool
+	lastOut map[string]string
+}
+
+// linCall is one recorded call: its input, its output (nil while it runs), and when.
+type linCall struct {
+	In     linInput   `json:"in"`
+	Out    *linOutput `json:"out,omitempty"`
+	Call   int64      `json:"c"`
+	Return int64      `json:"t"`
+	Seq    int        `json:"q"`
+}
+
+func newLinWorker(st *sqlstore.Store, ids []string, seed uint64, cancels bool, record func(linCall)) *linWorker {
+	return &linWorker{st: st, ids: ids, r: rand.New(rand.NewPCG(seed, 7)), cancels: cancels, record: record,
+		known: map[string]session.Session{}, stale: map[string][]session.Session{},
+		last: map[string][2]session.Session{}, reload: map[string]bool{}}
+}
+
+// linChange returns a random change of s. Contents, names and timestamps come from
+// small sets, so that writers often make the very same change.
+func linChange(r *rand.Rand, s session.Session) session.Session {
+	words := []string{"hi", "ok", "caf\xc3", "\xff"}
+	word := func() string { return words[r.IntN(len(words))] }
+	at := time.Unix(int64(r.IntN(2)), 0)
+	switch r.IntN(12) {
+	case 0, 1, 2, 3:
+		return s.AddMessage("user", word(), session.WithTimestamp(at)).AddMessage("assistant", word(), session.WithTimestamp(at))
+	case 4:
+		return s.AddMessage("tool", word(), session.WithTimestamp(at), session.WithExtra("tool_call_id", word()))
+	case 5:
+		return s.Truncate(r.IntN(s.Len() + 1))
+	case 6:
+		return s.SetName(word())
+	case 7:
+		return s.SetContext(map[string]any{word(): word()})
+	case 8:
+		return s.UpdateTokenUsage(session.TokenUsage{InputTokens: r.IntN(2)})
+	case 9:
+		return s.ClearMessages()
+	case 10:
+		return s // unchanged: a check that the store holds s
+	default:
+		return s.AddMessage("user", word(), session.WithTimestamp(at))
+	}
+}
+
+// step makes one call.
+func (w *linWorker) step(seq int) {
+	id := w.ids[w.r.IntN(len(w.ids))]
+	base, ok := w.known[id]
+	if !ok || w.reload[id] || w.r.IntN(10) == 0 {
+		w.load(seq, id)
+		return
+	}
+	next := linChange(w.r, base)
+	switch w.r.IntN(10) {
+	case 0: // a stale base
+		if old := w.stale[id]; len(old) > 0 {
+			base = old[w.r.IntN(len(old))]
+			next = linChange(w.r, base)
+		}
+	case 1: // a retry of the last commit
+		if try, ok := w.last[id]; ok {
+			base, next = try[0], try[1]
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if w.cancels && w.r.IntN(8) == 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), time.Duration(w.r.IntN(3000))*time.Microsecond)
+	}
+	in := linInput{Session: id, Base: linHash(base), Next: linHash(next)}
+	call := linCall{In: in, Call: monotonic(), Seq: seq}
+	w.record(call)
+	err := w.st.Commit(ctx, base, next)
+	cancel()
+	out := linOutput{Result: result(err)}
+	call.Out, call.Return = &out, monotonic()
+	w.record(call)
+	w.last[id] = [2]session.Session{base, next}
+	switch out.Result {
+	case "ok":
+		w.stale[id] = append(w.stale[id], w.known[id])
+		if len(w.stale[id]) > 8 {
+			w.stale[id] = w.stale[id][1:]
+		}
+		w.known[id] = next
+	default:
+		w.reload[id] = true
+	}
+}
+
+func (w *linWorker) load(seq int, id string) {
+	call := linCall{In: linInput{Session: id, Load: true}, Call: monotonic(), Seq: seq}
+	w.record(call)
+	s, err := w.st.Load(context.Background(), id)
+	out := linOutput{Result: result(err), Value: linHash(s)}
+	if err != nil {
+		out.Value = ""
+	}
+	call.Out, call.Return = &out, monotonic()
+	w.record(call)
+	if err == nil {
+		w.known[id], w.reload[id] = s, false
+	}
+}
+
+func result(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, sqlstore.ErrConflict):
+		return "conflict"
+	case errors.Is(err, sqlstore.ErrNotFound):
+		return "notfound"
+	}
+	return "unknown" // cut by a fault: made or not
+}
+
+// linHistory collects the recorded calls of every worker.
+type linHistory struct {
+	mu    sync.Mutex
+	calls map[[2]int]*linCall // by client and sequence number
+}
+
+func (h *linHistory) add(client int, c linCall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls == nil {
+		h.calls = map[[2]int]*linCall{}
+	}
+	h.calls[[2]int{client, c.Seq}] = &c
+}
+
+// operations returns the history for porcupine: a load that failed tells nothing and
+// is left out; a commit cut by a fault, or whose process was killed, may take effect at
+// any time after its call.
+func (h *linHistory) operations() (ops []porcupine.Operation, unknown, fromProcesses int) {
+	for key, c := range h.calls {
+		if key[0] >= 1000 {
+			fromProcesses++
+		}
+		out := c.Out
+		ret := c.Return
+		if out == nil || out.Result == "unknown" {
+			if c.In.Load {
+				continue
+			}
+			out, ret = &linOutput{Result: "unknown"}, math.MaxInt64
+			unknown++
+		}
+		ops = append(ops, porcupine.Operation{ClientId: key[0], Input: c.In, Call: c.Call, Output: *out, Return: ret})
+	}
+	return ops, unknown, fromProcesses
+}
+
+func linSeconds(t *testing.T) time.Duration {
+	if s := os.Getenv(linSecondsEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, linSecondsEnv)
+		return time.Duration(n) * time.Second
+	}
+	return 3 * time.Second
+}
+
+// The child processes of TestLinearizable run this test binary again.
+const (
+	linChildEnv = "SQLSTORE_LIN_CHILD" // the history file the child writes
+	linIDsEnv   = "SQLSTORE_LIN_IDS"
+	linSeedEnv  = "SQLSTORE_LIN_SEED"
+)
+
+// TestLinChild is a writer process of TestLinearizable: it makes calls until it is
+// killed, writing each call and result to its history file as it goes.
+func TestLinChild(t *testing.T) {
+	path := os.Getenv(linChildEnv)
+	if path == "" {
+		t.Skip("runs only as the child of TestLinearizable")
+	}
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		fail(err)
+	}
+	db, err := sql.Open(os.Getenv(childDriver), os.Getenv(childDSN))
+	if err != nil {
+		fail(err)
+	}
+	st, err := sqlstore.Open(ctx, db)
+	if err != nil {
+		fail(err)
+	}
+	seed, _ := strconv.ParseUint(os.Getenv(linSeedEnv), 10, 64)
+	w := newLinWorker(st, strings.Split(os.Getenv(linIDsEnv), ","), seed, true, func(c linCall) {
+		line, err := json.Marshal(c)
+		if err == nil {
+			_, err = f.Write(append(line, '\n'))
+		}
+		if err != nil {
+			fail(err)
+		}
+	})
+	for seq := 0; ; seq++ {
+		w.step(seq)
+	}
+}
+
+// readChildHistory adds the calls a child wrote to h; the last line may be cut by the
+// kill.
+func readChildHistory(t *testing.T, h *linHistory, client int, path string) {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var c linCall
+		if json.Unmarshal(sc.Bytes(), &c) == nil {
+			h.add(client, c)
+		}
+	}
+	require.NoError(t, sc.Err())
+}
+
+// runLin runs the workload on the store of dsn for d: goroutines, and, with processes,
+// child processes killed and started again; on PostgreSQL, with terminate, a killer of
+// the workers' backends. It returns the history.
+func runLin(t *testing.T, b backend, dsn string, d time.Duration, goroutines int, processes, faults bool) *linHistory {
+	st, _ := open(t, b.driver, dsn)
+	h := &linHistory{}
+	var ids []string
+	for i, s := range []session.Session{session.New("openai"), futureSession(t)} {
+		in := linInput{Session: s.ID(), Next: linHash(s)}
+		call := linCall{In: in, Call: monotonic(), Seq: i}
+		require.NoError(t, st.Commit(ctx, session.Session{}, s))
+		call.Out, call.Return = &linOutput{Result: "ok"}, monotonic()
+		h.add(goroutines, call)
+		ids = append(ids, s.ID())
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		w := newLinWorker(st, ids, uint64(g)+uint64(time.Now().UnixNano()), faults, func(c linCall) { h.add(g, c) })
+		wg.Go(func() {
+			for seq := 0; ; seq++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w.step(seq)
+			}
+		})
+	}
+	if faults && b.name == "postgres" {
+		wg.Go(func() { terminateBackends(t, dsn, stop) })
+	}
+	if processes {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+			for client := 1000; ; client++ {
+				path := filepath.Join(t.TempDir(), fmt.Sprint("child-", client))
+				cmd := exec.Command(os.Args[0], "-test.run=^TestLinChild$", "-test.count=1")
+				cmd.Env = append(os.Environ(), childDriver+"="+b.driver, childDSN+"="+dsn, linChildEnv+"="+path,
+					linIDsEnv+"="+strings.Join(ids, ","), linSeedEnv+"="+fmt.Sprint(r.Uint64()))
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Error(err)
+					return
+				}
+				select {
+				case <-stop:
+				case <-time.After(time.Duration(300+r.IntN(700)) * time.Millisecond):
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				if strings.Contains(stderr.String(), "FAIL") || strings.Contains(stderr.String(), "panic") {
+					t.Errorf("child %d: %s", client, stderr.String())
+				}
+				readChildHistory(t, h, client, path)
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
+	return h
+}
+
+// terminateBackends terminates a random backend of the workers' database now and then.
+func terminateBackends(t *testing.T, dsn string, stop chan struct{}) {
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer admin.Close()
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Duration(100+r.IntN(300)) * time.Millisecond):
+		}
+		admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'sqlstore-lin'
+			ORDER BY random() LIMIT 1`)
+	}
+}
+
+// checkLin checks h with porcupine, writing a visualization of a failure.
+func checkLin(t *testing.T, h *linHistory) porcupine.CheckResult {
+	ops, unknown, fromProcesses := h.operations()
+	res, info := porcupine.CheckOperationsVerbose(linModel, ops, 2*time.Minute)
+	t.Logf("%d calls (%d by processes), %d of them cut by faults or kills: %s", len(ops), fromProcesses, unknown, res)
+	if res != porcupine.Ok {
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("sqlstore-lin-%d.html", time.Now().UnixNano()))
+		if porcupine.VisualizePath(linModel, info, path) == nil {
+			t.Logf("visualization: %s", path)
+		}
+	}
+	return res
+}
+
+func TestLinearizable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs writers for seconds")
+	}
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.newDSN(t)
+			if b.name == "postgres" {
+				dsn += "&application_name=sqlstore-lin"
+			}
+			h := runLin(t, b, dsn, linSeconds(t), 4, true, true)
+			assert.Equal(t, porcupine.Ok, checkLin(t, h))
+		})
+	}
+}
+
+// TestLinearizabilityCatchesABrokenStore breaks the store on purpose, with versions of
+// the last message only, and checks that the same workload, without faults, gives a
+// history the checker refuses.
+func TestLinearizabilityCatchesABrokenStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs writers for seconds")
+	}
+	b := backends(t)[0]
+	restore := sqlstore.BreakVersions()
+	defer restore()
+	h := runLin(t, b, b.newDSN(t), 2*time.Second, 4, false, false)
+	assert.Equal(t, porcupine.Illegal, checkLin(t, h))
+}
