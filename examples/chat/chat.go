@@ -45,7 +45,11 @@ func (c *chat) open(ctx context.Context, path, dsn string) error {
 	if err != nil {
 		return err
 	}
-	return c.resume(ctx)
+	if err := c.resume(ctx); err != nil {
+		c.store.close()
+		return err
+	}
+	return nil
 }
 
 func (c *chat) backend() string {

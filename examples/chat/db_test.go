@@ -159,3 +159,32 @@ func TestSessionsInPostgreSQL(t *testing.T) {
 	}
 	assert.True(t, found)
 }
+
+// TestDatabaseFile checks the chat's SQLite file: created private, closed on exit so
+// that the WAL is folded into it, and a session named with bytes that are not UTF-8
+// (issue 14: every later run failed with a conflict) goes on in later runs.
+func TestDatabaseFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.db")
+	dsn := "sqlite:" + path
+	r := chatIn(t, dir, "hello\n/name caf\xc3\n/quit\n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	assert.Positive(t, info.Size())
+	_, err = os.Stat(path + "-wal")
+	assert.ErrorIs(t, err, os.ErrNotExist, "the database was closed")
+
+	for i := range 2 {
+		r = chatIn(t, dir, fmt.Sprintf("more %d\n/name again\n", i), "-db", dsn)
+		require.Equal(t, 0, r.code, "run %d: %s", i, r.stderr)
+		assert.NotContains(t, r.stderr, "conflict")
+	}
+	st := openStore(t, path)
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{}) {
+		require.NoError(t, err)
+		assert.Equal(t, 6, info.Len)
+		assert.Equal(t, "again", info.Name)
+	}
+}

@@ -88,6 +88,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 		fmt.Fprintf(stderr, "chat: %v\n", err)
 		return 1
 	}
+	defer func() {
+		if err := c.store.close(); err != nil {
+			fmt.Fprintf(stderr, "chat: closing %s: %v\n", c.store, err)
+		}
+	}()
 	return c.loop(stdin, interactive)
 }
 

@@ -25,6 +25,8 @@ type store interface {
 	load(ctx context.Context, id string) (session.Session, error)
 	// list returns the saved sessions, newest first, or an error if the store keeps one.
 	list(ctx context.Context, limit int) ([]sqlstore.Info, error)
+	// close releases what the store holds open.
+	close() error
 	// String says where the sessions are kept.
 	String() string
 }
@@ -66,6 +68,8 @@ func (f *fileStore) list(context.Context, int) ([]sqlstore.Info, error) {
 	return nil, fmt.Errorf("this chat keeps one session, in %s; run it with -db to keep many", f.path)
 }
 
+func (f *fileStore) close() error { return nil }
+
 func (f *fileStore) String() string { return f.path }
 
 // dbStore keeps sessions in a database with sqlstore.
@@ -81,7 +85,18 @@ func openDBStore(ctx context.Context, dsn string) (*dbStore, error) {
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		db, err = sql.Open("sqlite", sqlstore.SQLiteDSN(strings.TrimPrefix(dsn, "sqlite:")))
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		// Created private, before SQLite would create it with the umask's mode; its WAL
+		// takes its mode.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("-db %q: %w", dsn, err)
+		}
+		f.Close()
+		db, err = sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+		if err != nil {
+			return nil, err
+		}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db, err = sql.Open("pgx", dsn)
 	default:
@@ -116,6 +131,9 @@ func (d *dbStore) list(ctx context.Context, limit int) ([]sqlstore.Info, error) 
 	}
 	return infos, nil
 }
+
+// close closes the database: SQLite then copies its WAL into the database file.
+func (d *dbStore) close() error { return d.db.Close() }
 
 func (d *dbStore) String() string {
 	if strings.HasPrefix(d.dsn, "sqlite:") {
