@@ -3,7 +3,9 @@ package session
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 )
 
 // digest is a SHA-256 digest.
@@ -52,44 +54,57 @@ func (s Session) Digest() ([sha256.Size]byte, error) {
 	return d, nil
 }
 
+// digestList holds the chain digests of a backing array's first slots: list[i] is
+// the digest of slots 0..i (see Session.Digest), computed on demand, a prefix at a time.
+type digestList struct {
+	mu   sync.Mutex
+	list []digest
+}
+
 // digest returns the chain digest of the log's messages: see Session.Digest.
 func (l messageLog) digest() (digest, error) {
 	n := len(l.msgs)
 	if n == 0 {
 		return digest{}, nil
 	}
-	b := l.b
-	b.digestMu.Lock()
-	defer b.digestMu.Unlock()
-	var body []byte
-	for i := len(b.digests); i < n; i++ {
+	d := l.b.digests.Load()
+	if d == nil {
+		l.b.digests.CompareAndSwap(nil, new(digestList))
+		d = l.b.digests.Load()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.list) >= n {
+		return d.list[n-1], nil
+	}
+	d.list = slices.Grow(d.list, n-len(d.list))
+	// Each step hashes the previous digest and a message's JSON, written after it in one
+	// buffer.
+	buf := make([]byte, sha256.Size, 512)
+	if i := len(d.list); i > 0 {
+		copy(buf, d.list[i-1][:])
+	}
+	for i := len(d.list); i < n; i++ {
 		// Slot i is one that l sees: written before l existed, and never again.
 		var err error
-		if body, err = l.msgs[i].appendJSON(body[:0]); err != nil {
+		if buf, err = l.msgs[i].appendJSON(buf[:sha256.Size]); err != nil {
 			return digest{}, prefixPath(fmt.Sprintf("messages[%d]", i), err)
 		}
-		var prev digest
-		if i > 0 {
-			prev = b.digests[i-1]
-		}
-		h := sha256.New()
-		h.Write(prev[:])
-		h.Write(body)
-		var d digest
-		h.Sum(d[:0])
-		b.digests = append(b.digests, d)
+		sum := sha256.Sum256(buf)
+		d.list = append(d.list, sum)
+		copy(buf, sum[:])
 	}
-	return b.digests[n-1], nil
+	return d.list[n-1], nil
 }
 
-// digestsUpTo returns a copy of the chain digests computed so far of b's first n slots
-// at most, for an array that copies them.
-func (b *backing) digestsUpTo(n int) []digest {
-	b.digestMu.Lock()
-	defer b.digestMu.Unlock()
-	k := min(len(b.digests), n)
+// upTo returns a list of the digests computed so far of the first n slots at most, for
+// an array that copies them; nil if there are none.
+func (d *digestList) upTo(n int) *digestList {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := min(len(d.list), n)
 	if k == 0 {
 		return nil
 	}
-	return append(make([]digest, 0, k+k/4), b.digests[:k]...)
+	return &digestList{list: append(make([]digest, 0, k+k/4), d.list[:k]...)}
 }

@@ -36,9 +36,6 @@ type Message struct {
 	// in a form of their own, and the error of an option. It is nil for most messages,
 	// which keeps Message small, and never modified once a Message holds it.
 	aux *auxFields
-	// origin is the serial of the backing array the message was first written to, set
-	// when a log holds it: see messageLog.
-	origin uint64
 }
 
 // auxFields are the fields of a Message that are not exported: see Message.aux.
@@ -114,12 +111,10 @@ func isReservedKey(key string) bool {
 	return false
 }
 
-// clone returns a copy of m that shares no map or slice with it, for a caller: without
-// its origin, which only a log's own messages have.
+// clone returns a copy of m that shares no map or slice with it.
 func (m Message) clone() Message {
 	m.Extra = cloneMap(m.Extra)
 	m.Parts = cloneParts(m.Parts)
-	m.origin = 0
 	return m
 }
 

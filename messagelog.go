@@ -1,7 +1,7 @@
 package session
 
 import (
-	"sync"
+	"sort"
 	"sync/atomic"
 )
 
@@ -18,11 +18,11 @@ import (
 // or a longer session that this one was truncated from) or the array is full, the append
 // copies the view into a new array with a backing of its own.
 //
-// Each message records the serial of the backing array it was first written to
-// (Message.origin). Copies keep every message at its index, so two messages at the same
-// index with the same origin are copies of one slot, and the messages before them are
-// copies of the same slots too: a log's origins at index k identify its whole prefix up
-// to k. CommonPrefixLen and the digests rely on that.
+// The backing also records the origin of the message in each slot: the serial of the
+// backing array it was first written to. Copies keep every message at its index, so two
+// messages at the same index with the same origin are copies of one slot, and the
+// messages before them are copies of the same slots too: a log's origins at index k
+// identify its whole prefix up to k. CommonPrefixLen relies on that.
 type messageLog struct {
 	msgs []Message
 	b    *backing // nil when msgs is nil
@@ -32,20 +32,43 @@ type messageLog struct {
 type backing struct {
 	claimed atomic.Int64
 	serial  uint64 // unique among backings: the origin of the messages first written here
+	// runs give the origins of the slots, in runs: runs[k].serial is the origin of the
+	// slots from runs[k].start to the next run's start. The last run is the backing's
+	// own, from its first slot written here on, so that writing a slot changes nothing
+	// here. Never modified.
+	runs    []originRun
+	own     [1]originRun               // runs, for a backing that copied no slots
+	digests atomic.Pointer[digestList] // nil until a digest of the array's messages is asked for
+}
 
-	// digests[i] is the chain digest of the array's slots 0..i (see Session.Digest),
-	// computed on demand, a prefix at a time, under digestMu.
-	digestMu sync.Mutex
-	digests  []digest
+type originRun struct {
+	start  int
+	serial uint64
 }
 
 // backings counts the backings made, to give each a serial.
 var backings atomic.Uint64
 
-func newBacking(claimed int) *backing {
+// newBacking returns the backing of an array whose first claimed slots are claimed, of
+// which the first copied are copies of from's slots.
+func newBacking(claimed, copied int, from *backing) *backing {
 	b := &backing{serial: backings.Add(1)}
 	b.claimed.Store(int64(claimed))
+	own := originRun{start: copied, serial: b.serial}
+	if copied == 0 {
+		b.own[0] = own
+		b.runs = b.own[:]
+		return b
+	}
+	n := sort.Search(len(from.runs), func(k int) bool { return from.runs[k].start >= copied })
+	b.runs = append(append(make([]originRun, 0, n+1), from.runs[:n]...), own)
 	return b
+}
+
+// origin returns the origin of slot i.
+func (b *backing) origin(i int) uint64 {
+	k := sort.Search(len(b.runs), func(k int) bool { return b.runs[k].start > i })
+	return b.runs[k-1].serial
 }
 
 func (l messageLog) len() int { return len(l.msgs) }
@@ -53,21 +76,21 @@ func (l messageLog) len() int { return len(l.msgs) }
 // view returns the messages of the log. The caller must not modify or append to it.
 func (l messageLog) view() []Message { return l.msgs }
 
-// append returns l with m appended; m's origin is set here and must not be set before.
+// append returns l with m appended.
 func (l messageLog) append(m Message) messageLog {
 	n := len(l.msgs)
 	if n < cap(l.msgs) && l.b.claimed.CompareAndSwap(int64(n), int64(n+1)) {
-		m.origin = l.b.serial
 		msgs := l.msgs[:n+1]
 		msgs[n] = m
 		return messageLog{msgs: msgs, b: l.b}
 	}
-	b := newBacking(n + 1)
-	m.origin = b.serial
 	// Clip so that append must copy into a new array and grows it geometrically.
 	msgs := append(l.msgs[:n:n], m)
+	b := newBacking(n+1, n, l.b)
 	if l.b != nil {
-		b.digests = l.b.digestsUpTo(n)
+		if d := l.b.digests.Load(); d != nil {
+			b.digests.Store(d.upTo(n))
+		}
 	}
 	return messageLog{msgs: msgs, b: b}
 }
@@ -88,11 +111,7 @@ func newMessageLog(msgs []Message) messageLog {
 	if len(msgs) == 0 {
 		return messageLog{}
 	}
-	b := newBacking(len(msgs))
-	for i := range msgs {
-		msgs[i].origin = b.serial
-	}
-	return messageLog{msgs: msgs, b: b}
+	return messageLog{msgs: msgs, b: newBacking(len(msgs), 0, nil)}
 }
 
 // commonPrefix returns how many leading messages l and o have in common. The messages
@@ -101,7 +120,7 @@ func newMessageLog(msgs []Message) messageLog {
 // the messages after them are compared with Message.Equal.
 func (l messageLog) commonPrefix(o messageLog) int {
 	n := min(len(l.msgs), len(o.msgs))
-	same := func(i int) bool { return l.msgs[i].origin == o.msgs[i].origin }
+	same := func(i int) bool { return l.b.origin(i) == o.b.origin(i) }
 	known := 0
 	if n > 0 && same(n-1) {
 		known = n // the common case: one log extends the other

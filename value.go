@@ -80,8 +80,9 @@ func (c *converter) object(m map[string]any) (any, error) {
 		if err != nil {
 			return nil, prefixPath(k, err)
 		}
-		if written := validUTF8(k); written != k {
+		if !utf8.ValidString(k) {
 			// Kept as it is written and read back, unless another key is written alike.
+			written := validUTF8(k)
 			if _, dup := m[written]; dup {
 				return nil, duplicateKeyError(k, written)
 			}

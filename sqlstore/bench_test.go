@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -56,6 +57,29 @@ func BenchmarkCommitTurn(b *testing.B) {
 					}
 					sessions[i%len(sessions)] = next
 					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCommitAfterLargeMessage commits one short turn to a session whose earlier
+// message is 1 KB, and one whose earlier message is 20 MB (a long tool result): the
+// same work, since neither the store nor the session's digest reads the message again.
+func BenchmarkCommitAfterLargeMessage(b *testing.B) {
+	for _, be := range backends(b) {
+		for _, size := range []int{1 << 10, 20 << 20} {
+			b.Run(fmt.Sprintf("%s/%dB", be.name, size), func(b *testing.B) {
+				st, _ := open(b, be.driver, be.newDSN(b))
+				cur := conversation(10).AddMessage("tool", strings.Repeat("x", size), session.WithExtra("tool_call_id", "call_1"))
+				require.NoError(b, st.Commit(ctx, session.Session{}, cur))
+				b.ReportAllocs()
+				for b.Loop() {
+					next := cur.AddMessage("user", "And now?").AddMessage("assistant", "Done.")
+					if err := st.Commit(ctx, cur, next); err != nil {
+						b.Fatal(err)
+					}
+					cur = next
 				}
 			})
 		}

@@ -273,7 +273,7 @@ func TestTamperedRows(t *testing.T) {
 		}{
 			{"negative count", "UPDATE sqlstore_sessions SET message_count = -1", "message_count"},
 			{"huge count", "UPDATE sqlstore_sessions SET message_count = 4000000000000", "message_count"},
-			{"count too high", "UPDATE sqlstore_sessions SET message_count = 3", "message_count"},
+			{"count too high", "UPDATE sqlstore_sessions SET message_count = 3", "message_count or sqlstore_messages.seq"},
 			{"empty header", "UPDATE sqlstore_sessions SET header = ''", "header"},
 			{"not JSON", "UPDATE sqlstore_sessions SET header = '{not json'", "header"},
 			{"another session's header", "UPDATE sqlstore_sessions SET header = '" + otherHeader + "'", "header"},
@@ -281,7 +281,7 @@ func TestTamperedRows(t *testing.T) {
 			{"version", "UPDATE sqlstore_sessions SET version = 'v'", "version"},
 			{"body", "UPDATE sqlstore_messages SET body = '{\"role\":\"user\",\"content\":\"changed\"}'", "version"},
 			{"body not JSON", "UPDATE sqlstore_messages SET body = 'garbage'", "sqlstore_messages.body"},
-			{"seq", "UPDATE sqlstore_messages SET seq = seq + 5", "sqlstore_messages.seq"},
+			{"seq", "UPDATE sqlstore_messages SET seq = seq + 5", "message_count or sqlstore_messages.seq"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				s := session.New("openai").AddMessage("user", "hi").AddMessage("assistant", "hello")

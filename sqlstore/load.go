@@ -106,7 +106,10 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, verify bool) (
 	if !r.header.Valid || len(header) < 2 || header[0] != '{' {
 		return session.Session{}, &corruptError{column: "header", what: fmt.Sprintf("%.40q is not a JSON object", header)}
 	}
-	rows, err := tx.QueryContext(ctx, st.dialect.rebind(`SELECT seq, body FROM sqlstore_messages WHERE session_id = ? ORDER BY seq`), id)
+	// Only the bodies of the places the count says, in order: the count and the digest
+	// check that they are the session's messages.
+	rows, err := tx.QueryContext(ctx, st.dialect.rebind(`SELECT body FROM sqlstore_messages
+		WHERE session_id = ? AND seq >= 0 AND seq < ? ORDER BY seq`), id, r.count.Int64)
 	if err != nil {
 		return session.Session{}, err
 	}
@@ -116,15 +119,10 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, verify bool) (
 	doc.Grow(len(header) + 256*int(min(r.count.Int64, 1<<16)))
 	doc.WriteString(`{"messages":[`)
 	var n int64
-	var seq sql.NullInt64
 	var body sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&seq, &body); err != nil {
+		if err := rows.Scan(&body); err != nil {
 			return session.Session{}, err
-		}
-		if !seq.Valid || seq.Int64 != n {
-			return session.Session{}, &corruptError{column: "sqlstore_messages.seq",
-				what: fmt.Sprintf("%v where message %d belongs", nullable(seq.Int64, seq.Valid), n)}
 		}
 		if body == nil {
 			return session.Session{}, &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d is NULL", n)}
@@ -139,7 +137,8 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, verify bool) (
 		return session.Session{}, err
 	}
 	if n != r.count.Int64 {
-		return session.Session{}, &corruptError{column: "message_count", what: fmt.Sprintf("counts %d messages, the store holds %d", r.count.Int64, n)}
+		return session.Session{}, &corruptError{column: "message_count or sqlstore_messages.seq",
+			what: fmt.Sprintf("counts %d messages, the store holds %d at their places", r.count.Int64, n)}
 	}
 	doc.WriteString("]")
 	if header != "{}" {

@@ -44,7 +44,7 @@ const (
 	// of a SQLite database's WAL.
 	checkpointEvery = 64
 	// walResetFrames is the size of the WAL, in pages, past which the Store resets it.
-	walResetFrames = 4096
+	walResetFrames = 2048
 	// checkpointWaitMS is how long a reset waits for readers, holding up writers: short,
 	// since a reset that cannot happen now happens at a later look.
 	checkpointWaitMS = 50

@@ -19,7 +19,7 @@ import (
 	"github.com/exllm-go/session/sqlstore"
 )
 
-// walSecondsEnv sets how long TestWALStaysBounded runs: 8 seconds by default, as in
+// walSecondsEnv sets how long TestWALStaysBounded runs: 20 seconds by default, as in
 // CI; by hand, SQLSTORE_WAL_SECONDS=60 go test -run WALStaysBounded ./sqlstore.
 const walSecondsEnv = "SQLSTORE_WAL_SECONDS"
 
@@ -80,7 +80,7 @@ func TestWALStaysBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs writers for seconds")
 	}
-	d := 8 * time.Second
+	d := 20 * time.Second
 	if s := os.Getenv(walSecondsEnv); s != "" {
 		n, err := strconv.Atoi(s)
 		require.NoError(t, err)
