@@ -196,7 +196,6 @@ type linWorker struct {
 	stale   map[string][]session.Session // earlier bases
 	last    map[string][2]session.Session
 	reload  map[string]bool
-	lastOut map[string]string
 }
 
 // linCall is one recorded call: its input, its output (nil while it runs), and when.
