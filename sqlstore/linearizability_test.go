@@ -192,10 +192,10 @@ type linWorker struct {
 	cancels bool // end some calls' contexts mid-call
 	record  func(call linCall)
 
-	known   map[string]session.Session   // the base each session's next change starts from
-	stale   map[string][]session.Session // earlier bases
-	last    map[string][2]session.Session
-	reload  map[string]bool
+	known  map[string]session.Session   // the base each session's next change starts from
+	stale  map[string][]session.Session // earlier bases
+	last   map[string][2]session.Session
+	reload map[string]bool
 }
 
 // linCall is one recorded call: its input, its output (nil while it runs), and when.
