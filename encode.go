@@ -2,42 +2,12 @@ package session
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// fieldError is an error about one field of a session's JSON, named by its path, such
-// as messages[3].timestamp. Its message has no "session: " prefix: the exported function
-// that returns it adds the prefix, and the file name where there is one.
-type fieldError struct {
-	path string
-	err  error
-}
-
-func (e *fieldError) Error() string {
-	if e.path == "" {
-		return e.err.Error()
-	}
-	return e.path + ": " + e.err.Error()
-}
-func (e *fieldError) Unwrap() error { return e.err }
-
-// within returns err with its path made relative to the field named by path, if it is
-// a *fieldError; any other error as it is.
-func within(path string, err error) error {
-	fe, ok := err.(*fieldError)
-	if !ok {
-		return err
-	}
-	return &fieldError{joinPath(path, fe.path), fe.err}
-}
-
-// errZeroSession is reported when encoding a Session that New did not make.
-var errZeroSession = errors.New("empty (the zero Session cannot be encoded: create sessions with New)")
 
 // sessionKeys are the top-level keys ExLLM writes, in the sorted order they are written.
 var (
@@ -224,19 +194,6 @@ func appendMerged(b []byte, known []string, extra map[string]any,
 	return b, nil
 }
 
-// joinPath returns the path of the field rest within the field path: "a.b", "a[0]".
-func joinPath(path, rest string) string {
-	switch {
-	case path == "":
-		return rest
-	case rest == "":
-		return path
-	case rest[0] == '[':
-		return path + rest
-	}
-	return path + "." + rest
-}
-
 // sortedKeys returns the keys of m in the order they are written: sorted as they are
 // written, with invalid UTF-8 as U+FFFD, so that the order survives a round trip. Two
 // keys written alike would be a duplicate key: an error naming both.
@@ -260,10 +217,6 @@ func sortedKeys(m map[string]any) ([]string, error) {
 	}
 	return keys, nil
 }
-
-// errDuplicateKey is the error of an object with two keys that differ only in bytes
-// that are not UTF-8, which JSON cannot tell apart.
-var errDuplicateKey = errors.New("duplicate key")
 
 func appendOptional(b []byte, s optionalString) []byte {
 	if !s.ok {

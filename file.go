@@ -1,191 +1,120 @@
 package session
 
 import (
-	"crypto/rand"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
+
+	"github.com/exllm-go/session/internal/atomicfile"
 )
 
-// writeFileAtomic replaces the file at path with data so that, whenever the process or
-// the machine stops, path holds its old content or data, whole (the pattern of
-// github.com/google/renameio): see Session.SaveToFile for what it keeps of an existing
-// file. An error before the rename leaves path unchanged.
-func writeFileAtomic(path string, data []byte) error {
-	path, err := resolveLinks(path)
+// SaveToFile writes the JSON of s (see ToJSON) to the file at path, as
+// ExLLM.Session.save_to_file, so that the file holds either its old content or the new,
+// whole, whenever the process or the machine stops: it writes a temporary file in the
+// same directory, syncs it to disk, renames it over path and syncs the directory. On
+// error the file at path is unchanged.
+//
+// A new file is created with mode 0600, since conversations are private. An existing
+// file keeps its mode bits (setuid, setgid and sticky included) and, where the saver may
+// set them (root may), its owner and group; otherwise it becomes the saver's. Since the
+// file is replaced, other hard links to it keep the old content. A symbolic link at path
+// is followed, even to a file that does not exist yet, which is then created; the link
+// is never replaced. A path that is a directory or another kind of special file is
+// refused.
+//
+// On Linux the temporary file has no name while it is written and synced (O_TMPFILE),
+// and a name only between the moment it is whole and its rename over path. A process
+// killed in that moment leaves it behind, as a hidden ".NAME.tmp-PID-..." file beside
+// path: rarely when one process saves, more often when several save into one directory
+// at once and wait for each other there. The next save of path removes such files of
+// processes that died: a saver holds a lock on its temporary file until the rename, and
+// only files whose lock is free are removed, so a live process's file never is, in
+// whatever PID namespace or on whatever machine of a shared volume it runs. Elsewhere
+// the temporary file has that name from the start.
+func (s Session) SaveToFile(path string) error {
+	data, err := s.encode()
 	if err != nil {
-		return err
+		return fmt.Errorf("session: save %s: %w", path, err)
 	}
-	perm := fs.FileMode(0o600)
-	info, err := os.Stat(path)
-	switch {
-	case err == nil && info.IsDir():
-		return errors.New("is a directory")
-	case err == nil && !info.Mode().IsRegular():
-		return fmt.Errorf("not a regular file (%s)", info.Mode().Type())
-	case err == nil:
-		perm = info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	case errors.Is(err, fs.ErrNotExist):
-		info = nil
-	default:
-		return err
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("session: save %s: %w", path, err)
 	}
-	// The temporary file must be in path's directory: rename is atomic only within one
-	// file system.
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+	return nil
+}
+
+// DefaultMaxFileSize is the size of the largest file LoadFromFile reads, unless
+// WithMaxSize sets another: 1 GiB, far above any conversation (a 10,000-message session
+// takes about 3.5 MB) and below what would exhaust a server's memory.
+const DefaultMaxFileSize = 1 << 30
+
+// ErrFileTooLarge is the error LoadFromFile wraps when a file holds more than its
+// maximum size.
+var ErrFileTooLarge = errors.New("file too large")
+
+// A LoadOption changes how LoadFromFile reads a file.
+type LoadOption func(*loadConfig)
+
+type loadConfig struct {
+	maxSize int64
+}
+
+// WithMaxSize makes LoadFromFile read files of at most n bytes, instead of
+// DefaultMaxFileSize.
+func WithMaxSize(n int64) LoadOption {
+	return func(c *loadConfig) { c.maxSize = n }
+}
+
+// LoadFromFile reads a session from the JSON file at path, written by SaveToFile or by
+// ExLLM, as ExLLM.Session.load_from_file.
+//
+// It reads at most DefaultMaxFileSize bytes, or what WithMaxSize sets, and fails with an
+// error wrapping ErrFileTooLarge beyond that, before reading more: from a regular file
+// that is too large it reads nothing. Besides regular files it reads named pipes and
+// devices, such as /dev/stdin or the /dev/fd/N of a shell's process substitution; it
+// waits for a pipe's writer, as reading a pipe does.
+//
+// Errors are those of FromJSON, with the path, or of reading the file: a missing file
+// satisfies errors.Is(err, fs.ErrNotExist).
+func LoadFromFile(path string, opts ...LoadOption) (Session, error) {
+	cfg := loadConfig{maxSize: DefaultMaxFileSize}
+	for _, opt := range opts {
+		opt(&cfg)
 	}
-	file := newFile{data: data, perm: perm, old: info}
-	err = writeAndRename(dir, base, path, file, true)
-	if errors.Is(err, errors.ErrUnsupported) {
-		err = writeAndRename(dir, base, path, file, false)
-	}
+	data, err := readFile(path, cfg.maxSize)
 	if err != nil {
-		return err
+		return Session{}, fmt.Errorf("session: load: %w", err) // a *fs.PathError names path
 	}
-	removeStaleTemps(dir, base)
-	return syncDir(dir)
-}
-
-// maxLinks is how many symbolic links resolveLinks follows, as Linux's path lookup.
-const maxLinks = 40
-
-// resolveLinks returns the path of the file that path names once the symbolic links
-// at its end are followed, even if the last names a file that does not exist yet.
-func resolveLinks(path string) (string, error) {
-	for range maxLinks {
-		info, err := os.Lstat(path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return path, nil
-		case err != nil:
-			return "", err
-		case info.Mode()&fs.ModeSymlink == 0:
-			return path, nil
-		}
-		target, err := os.Readlink(path)
-		if err != nil {
-			return "", err
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(path), target)
-		}
-		path = target
-	}
-	return "", fmt.Errorf("more than %d symbolic links", maxLinks)
-}
-
-// newFile is what writeAndRename writes: data, with mode perm and, where it may, the
-// owner of the file it replaces, old (nil if there is none).
-type newFile struct {
-	data []byte
-	perm fs.FileMode
-	old  fs.FileInfo
-}
-
-// writeAndRename writes file to a new file in dir, syncs it and renames it
-// to target. With unnamed, the file has no name until it is whole and synced (Linux's
-// O_TMPFILE), and then a temporary name only until the rename that follows at once, so
-// that a process killed while saving almost never leaves it behind; where that is
-// unsupported, writeAndRename reports errors.ErrUnsupported.
-func writeAndRename(dir, base, target string, file newFile, unnamed bool) (err error) {
-	var f *os.File
-	var name string // the temporary file's name, while it has one
-	if unnamed {
-		f, err = openUnnamed(dir)
-	} else {
-		f, err = os.CreateTemp(dir, tempPrefix(base)+"*")
-		if err == nil {
-			name = f.Name()
-		}
-	}
+	s, err := decodeSession(data)
 	if err != nil {
-		return err
+		return Session{}, fmt.Errorf("session: load %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			if name != "" {
-				os.Remove(name)
-			}
-		}
-	}()
-	if _, err = f.Write(file.data); err != nil {
-		return err
-	}
-	// Chown before Chmod: changing the owner clears the setuid and setgid bits.
-	if err = keepOwner(f, file.old); err != nil {
-		return err
-	}
-	if err = f.Chmod(file.perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if unnamed {
-		if name, err = linkUnnamed(f, dir, base); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(name, target); err != nil {
-		return err
-	}
-	name = ""
-	return f.Close()
+	return s, nil
 }
 
-// tempPrefix is how the names of base's temporary files begin. It holds the process ID,
-// so that removeStaleTemps can tell the files of a process that has died.
-func tempPrefix(base string) string {
-	return "." + base + ".tmp-" + strconv.Itoa(os.Getpid()) + "-"
-}
-
-// tempName returns a fresh name for a temporary file beside base in dir.
-func tempName(dir, base string) string {
-	return filepath.Join(dir, tempPrefix(base)+rand.Text()[:12])
-}
-
-// removeStaleTemps removes the temporary files for base in dir that a process killed
-// while saving left behind, those of processes no longer running. A failure here costs
-// only disk space, so it is not reported.
-func removeStaleTemps(dir, base string) {
-	entries, err := os.ReadDir(dir)
+// readFile reads the file at path, failing if it holds more than maxSize bytes.
+func readFile(path string, maxSize int64) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return
+		return nil, err
 	}
-	prefix := "." + base + ".tmp-"
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
+	defer f.Close()
+	tooLarge := &fs.PathError{Op: "read", Path: path,
+		Err: fmt.Errorf("%w: more than %d bytes (WithMaxSize sets the limit)", ErrFileTooLarge, maxSize)}
+	var buf bytes.Buffer
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		if info.Size() > maxSize {
+			return nil, tooLarge
 		}
-		pidText, _, ok := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if ok && err == nil && pid != os.Getpid() && !processRunning(pid) {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
+		buf.Grow(int(info.Size()) + bytes.MinRead)
 	}
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for syncing there
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxSize+1)); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	if int64(buf.Len()) > maxSize {
+		return nil, tooLarge
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return buf.Bytes(), nil
 }

@@ -174,14 +174,6 @@ func number(n json.Number) (json.Number, error) {
 	return n, nil
 }
 
-// prefixPath returns err with key added in front of the path of the value it is about.
-func prefixPath(key string, err error) error {
-	if fe, ok := err.(*fieldError); ok {
-		return &fieldError{joinPath(key, fe.path), fe.err}
-	}
-	return &fieldError{key, err}
-}
-
 // cloneValue returns a copy of v, a JSON value, that shares no map or slice with it.
 func cloneValue(v any) any {
 	switch v := v.(type) {
@@ -276,12 +268,6 @@ func jsonEqual(a, b any) bool {
 		return a == b
 	}
 	return reflect.DeepEqual(a, b) // not a JSON value: a Message made by hand
-}
-
-// duplicateKeyError is the error of a key that is written as another key of its object
-// is.
-func duplicateKeyError(key, written string) error {
-	return &fieldError{"", fmt.Errorf("%w: key %q is written as %q, another key of the object", errDuplicateKey, key, written)}
 }
 
 // mapsEqual reports whether two objects of JSON values are written alike, nil and empty

@@ -1,6 +1,6 @@
 //go:build unix
 
-package session
+package atomicfile
 
 import (
 	"io/fs"

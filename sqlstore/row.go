@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// maxMessages is the most messages a stored session may count: far more than any
+// conversation, and few enough that a count read from a damaged row cannot make a
+// reader allocate without bound.
+const maxMessages = 1 << 31
+
+// readTx returns the options of a transaction that reads one consistent state.
+func (st *Store) readTx() *sql.TxOptions {
+	if st.dialect.postgres {
+		return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return &sql.TxOptions{ReadOnly: true} // a SQLite transaction reads one snapshot
+}
+
+// sessionRow is a session's row as read, before it is checked.
+type sessionRow struct {
+	header  sql.NullString
+	count   sql.NullInt64
+	version sql.NullString
+}
+
+// readRow reads the row of the session with the given ID, checking its columns.
+func (st *Store) readRow(ctx context.Context, q querier, id string) (sessionRow, error) {
+	var r sessionRow
+	err := q.QueryRowContext(ctx, st.dialect.rebind(`SELECT header, message_count, version FROM sqlstore_sessions WHERE id = ?`),
+		id).Scan(&r.header, &r.count, &r.version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, ErrNotFound
+	case err != nil:
+		return r, err
+	case !r.count.Valid || r.count.Int64 < 0 || r.count.Int64 > maxMessages:
+		return r, &corruptError{column: "message_count", what: fmt.Sprintf("%v is not a number of messages", nullable(r.count.Int64, r.count.Valid))}
+	case !r.version.Valid:
+		return r, &corruptError{column: "version", what: "NULL"}
+	}
+	return r, nil
+}
+
+func nullable[T any](v T, valid bool) any {
+	if !valid {
+		return "NULL"
+	}
+	return v
+}
