@@ -54,8 +54,12 @@ const DefaultMaxFileSize = 1 << 30
 // maximum size.
 var ErrFileTooLarge = errors.New("file too large")
 
-// A LoadOption changes how LoadFromFile reads a file.
-type LoadOption func(*loadConfig)
+// A LoadOption changes how LoadFromFile reads a file. Only this package makes them.
+type LoadOption interface{ applyLoad(*loadConfig) }
+
+type loadOption func(*loadConfig)
+
+func (f loadOption) applyLoad(c *loadConfig) { f(c) }
 
 type loadConfig struct {
 	maxSize int64
@@ -64,7 +68,7 @@ type loadConfig struct {
 // WithMaxSize makes LoadFromFile read files of at most n bytes, instead of
 // DefaultMaxFileSize.
 func WithMaxSize(n int64) LoadOption {
-	return func(c *loadConfig) { c.maxSize = n }
+	return loadOption(func(c *loadConfig) { c.maxSize = n })
 }
 
 // LoadFromFile reads a session from the JSON file at path, written by SaveToFile or by
@@ -81,7 +85,9 @@ func WithMaxSize(n int64) LoadOption {
 func LoadFromFile(path string, opts ...LoadOption) (Session, error) {
 	cfg := loadConfig{maxSize: DefaultMaxFileSize}
 	for _, opt := range opts {
-		opt(&cfg)
+		if opt != nil {
+			opt.applyLoad(&cfg)
+		}
 	}
 	data, err := readFile(path, cfg.maxSize)
 	if err != nil {

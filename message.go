@@ -132,14 +132,20 @@ func partsText(parts []map[string]any) string {
 	return strings.Join(texts, "\n")
 }
 
-// A MessageOption sets an optional field of a message added by AddMessage.
-type MessageOption func(*Message)
+// A MessageOption sets an optional field of a message added by AddMessage. Only this
+// package makes them, so that what they set keeps the message's invariants: a UTC
+// timestamp, JSON values that no caller shares.
+type MessageOption interface{ applyMessage(*Message) }
+
+type messageOption func(*Message)
+
+func (f messageOption) applyMessage(m *Message) { f(m) }
 
 // WithTimestamp sets the time of a message instead of now, as ExLLM's timestamp: option.
 // It is stored in UTC, to the microsecond as ExLLM keeps it; the zero Time records no
 // timestamp.
 func WithTimestamp(t time.Time) MessageOption {
-	return func(m *Message) { m.Timestamp = recorded(t) }
+	return messageOption(func(m *Message) { m.Timestamp = recorded(t) })
 }
 
 // WithExtra adds a field to a message beside its role, content and timestamp, as the
@@ -159,7 +165,7 @@ func WithTimestamp(t time.Time) MessageOption {
 // earlier one.
 func WithExtra(key string, value any) MessageOption {
 	key = validUTF8(key) // as it is written and read back
-	return func(m *Message) {
+	return messageOption(func(m *Message) {
 		if isReservedKey(key) {
 			return
 		}
@@ -172,7 +178,7 @@ func WithExtra(key string, value any) MessageOption {
 			m.Extra = make(map[string]any, 1)
 		}
 		m.Extra[key] = v
-	}
+	})
 }
 
 // WithParts makes the content of a message a list of parts instead of a string, as
@@ -186,7 +192,7 @@ func WithExtra(key string, value any) MessageOption {
 // argument is not used. The parts are stored as JSON values, as WithExtra stores its
 // value.
 func WithParts(parts ...map[string]any) MessageOption {
-	return func(m *Message) {
+	return messageOption(func(m *Message) {
 		out := make([]map[string]any, len(parts))
 		for i, p := range parts {
 			if p == nil {
@@ -202,7 +208,7 @@ func WithParts(parts ...map[string]any) MessageOption {
 		}
 		m.Parts = out
 		m.Content = partsText(out)
-	}
+	})
 }
 
 // WithUsage records on a message the tokens of the model's call that produced it, and
@@ -210,9 +216,9 @@ func WithParts(parts ...map[string]any) MessageOption {
 // that stays with its message (read it with Message.Usage) and in the file. Negative
 // counts count as zero.
 func WithUsage(u TokenUsage) MessageOption {
-	return func(m *Message) {
+	return messageOption(func(m *Message) {
 		m.aux = m.aux.with(func(a *auxFields) { a.usage = TokenUsage{}.add(u) })
-	}
+	})
 }
 
 // setErr records the first error of an option.
@@ -250,7 +256,9 @@ func (s Session) AddMessage(role, content string, opts ...MessageOption) Session
 // no options.
 func withOptions(m Message, opts []MessageOption) Message {
 	for _, opt := range opts {
-		opt(&m)
+		if opt != nil {
+			opt.applyMessage(&m)
+		}
 	}
 	return m
 }

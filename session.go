@@ -70,13 +70,18 @@ func someString(s string) optionalString {
 	return optionalString{value: s, ok: s != ""}
 }
 
-// An Option configures a Session made by New.
-type Option func(*Session)
+// An Option configures a Session made by New. Only this package makes Options, so that
+// none can reach inside a Session and break what it guarantees.
+type Option interface{ applySession(*Session) }
+
+type sessionOption func(*Session)
+
+func (f sessionOption) applySession(s *Session) { f(s) }
 
 // WithName gives a new session a human-readable name, as ExLLM's name: option.
 // The empty name means none.
 func WithName(name string) Option {
-	return func(s *Session) { s.name = someString(name) }
+	return sessionOption(func(s *Session) { s.name = someString(name) })
 }
 
 // New returns an empty session for the named LLM backend ("" for none), with a new
@@ -92,7 +97,9 @@ func New(backend string, opts ...Option) Session {
 		updated: keptTime{at: now},
 	}
 	for _, opt := range opts {
-		opt(&s)
+		if opt != nil {
+			opt.applySession(&s)
+		}
 	}
 	return s
 }

@@ -1,7 +1,11 @@
 package session
 
-// A WindowOption changes how Window chooses messages.
-type WindowOption func(*windowConfig)
+// A WindowOption changes how Window chooses messages. Only this package makes them.
+type WindowOption interface{ applyWindow(*windowConfig) }
+
+type windowOption func(*windowConfig)
+
+func (f windowOption) applyWindow(c *windowConfig) { f(c) }
 
 type windowConfig struct {
 	keepSystem bool
@@ -11,7 +15,7 @@ type windowConfig struct {
 // instructions before the first other message) and count them first; the rest of the
 // budget goes to the most recent messages.
 func KeepSystem() WindowOption {
-	return func(c *windowConfig) { c.keepSystem = true }
+	return windowOption(func(c *windowConfig) { c.keepSystem = true })
 }
 
 // Window returns the most recent messages whose token counts, by count, add up to at
@@ -45,7 +49,9 @@ func KeepSystem() WindowOption {
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
 	var cfg windowConfig
 	for _, opt := range opts {
-		opt(&cfg)
+		if opt != nil {
+			opt.applyWindow(&cfg)
+		}
 	}
 	if budget < 0 {
 		return []Message{}

@@ -1,0 +1,48 @@
+package session_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/exllm-go/session"
+)
+
+// TestOptionsAreOpaque checks that no option type can be made outside the package:
+// each is an interface with an unexported method, which a function literal of a
+// caller's (or any type of its own) cannot implement, so that no option can reach a
+// Session's or a Message's internals.
+func TestOptionsAreOpaque(t *testing.T) {
+	for _, tt := range []struct {
+		option  reflect.Type
+		literal any // a function literal of the shape the option type once had
+	}{
+		{reflect.TypeFor[session.Option](), func(*session.Session) {}},
+		{reflect.TypeFor[session.MessageOption](), func(*session.Message) {}},
+		{reflect.TypeFor[session.LoadOption](), func(*struct{ maxSize int64 }) {}},
+		{reflect.TypeFor[session.WindowOption](), func(*struct{ keepSystem bool }) {}},
+	} {
+		t.Run(tt.option.Name(), func(t *testing.T) {
+			assert.Equal(t, reflect.Interface, tt.option.Kind())
+			exported := 0
+			for i := range tt.option.NumMethod() {
+				if tt.option.Method(i).IsExported() {
+					exported++
+				}
+			}
+			assert.Zero(t, exported, "every method unexported")
+			assert.Positive(t, tt.option.NumMethod())
+			assert.False(t, reflect.TypeOf(tt.literal).Implements(tt.option), "a function literal is not an option")
+		})
+	}
+}
+
+// TestNilOptionsAreIgnored checks that a nil option, the one value of an option type a
+// caller can make, changes nothing.
+func TestNilOptionsAreIgnored(t *testing.T) {
+	s := session.New("openai", nil).AddMessage("user", "hi", nil)
+	assert.Equal(t, 1, s.Len())
+	assert.Equal(t, "hi", s.GetMessages(1)[0].Content)
+	assert.Len(t, s.Window(100, nil, nil), 1)
+}
