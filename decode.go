@@ -30,8 +30,24 @@ type decoder struct {
 // Malformed JSON is always reported as such, as a *json.SyntaxError, even where the
 // decoder found a wrong value before the place where the JSON breaks.
 func decodeSession(data []byte) (Session, error) {
+	var s Session
+	err := decodeAll(data, func(d *decoder) (err error) {
+		s, err = d.session()
+		return err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return s, nil
+}
+
+// decodeAll runs read on data, which must hold one JSON value and nothing but space
+// after it: the one entry of every decoding, so that all check trailing data alike.
+// Malformed JSON is always reported as such, as a *json.SyntaxError, even where read
+// found a wrong value before the place where the JSON breaks.
+func decodeAll(data []byte, read func(d *decoder) error) error {
 	d := decoder{data: data}
-	s, err := d.session()
+	err := read(&d)
 	if err == nil {
 		d.skipSpace()
 		if d.pos < len(d.data) {
@@ -39,9 +55,9 @@ func decodeSession(data []byte) (Session, error) {
 		}
 	}
 	if err != nil && (errors.Is(err, errSyntax) || !json.Valid(data)) {
-		return Session{}, syntaxError(data, d.pos)
+		return syntaxError(data, d.pos)
 	}
-	return s, err
+	return err
 }
 
 // syntaxError returns the error encoding/json reports for data, which is not valid JSON.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 
 	"github.com/exllm-go/session/internal/atomicfile"
@@ -116,7 +117,11 @@ func readFile(path string, maxSize int64) ([]byte, error) {
 		}
 		buf.Grow(int(info.Size()) + bytes.MinRead)
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxSize+1)); err != nil {
+	limit := maxSize
+	if limit < math.MaxInt64 {
+		limit++ // one byte more than allowed tells a file that is too large
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit)); err != nil {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
 	if int64(buf.Len()) > maxSize {

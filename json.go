@@ -2,8 +2,6 @@ package session
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 )
 
@@ -127,16 +125,17 @@ func (m Message) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON implements json.Unmarshaler for the JSON object of a message in a
-// session file, as FromJSON reads it.
+// session file, as FromJSON reads it, with the same errors. As is the convention, JSON
+// null leaves *m unchanged.
 func (m *Message) UnmarshalJSON(data []byte) error {
-	d := decoder{data: data}
-	decoded, err := d.message()
-	if err == nil && d.peek() != 0 {
-		err = errSyntax
+	if string(bytes.TrimSpace(data)) == "null" {
+		return nil
 	}
-	if err != nil && (errors.Is(err, errSyntax) || !json.Valid(data)) {
-		err = syntaxError(data, d.pos)
-	}
+	var decoded Message
+	err := decodeAll(data, func(d *decoder) (err error) {
+		decoded, err = d.message()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("session: message: %w", err)
 	}

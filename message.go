@@ -281,6 +281,85 @@ func (s Session) GetMessages(limit int) []Message {
 	return out
 }
 
+// MessageAt returns a copy of message i of s, oldest first, in constant time. It panics
+// if i is out of range, as indexing a slice does.
+func (s Session) MessageAt(i int) Message {
+	return s.messages.view()[i].clone()
+}
+
+// LastMessage returns a copy of the last message of s, and false if s has none.
+func (s Session) LastMessage() (Message, bool) {
+	msgs := s.messages.view()
+	if len(msgs) == 0 {
+		return Message{}, false
+	}
+	return msgs[len(msgs)-1].clone(), true
+}
+
+// Backward returns an iterator over the messages of s from the newest, with their
+// indexes, each a copy made as the loop reaches it: searching back from the end costs
+// what the loop reads, not the length of the session.
+func (s Session) Backward() iter.Seq2[int, Message] {
+	msgs := s.messages.view()
+	return func(yield func(int, Message) bool) {
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if !yield(i, msgs[i].clone()) {
+				return
+			}
+		}
+	}
+}
+
+// AppendMessages returns s with copies of msgs appended, as they are: to copy or fork a
+// conversation, or to add messages made elsewhere. Each keeps its timestamp (the zero
+// Time records none; others are stored in UTC, to the microsecond) and its usage, which
+// is added to the session's totals as AddMessage adds WithUsage's; its Extra fields and
+// Parts are stored as JSON values, as WithExtra and WithParts store them, without the
+// keys Extra may not hold ("role", "content", "timestamp", "token_usage"); with Parts,
+// its Content is the text of its parts. A value with no JSON encoding makes the session
+// fail to encode, naming it, as with WithExtra.
+func (s Session) AppendMessages(msgs ...Message) Session {
+	if len(msgs) == 0 {
+		return s
+	}
+	for _, m := range msgs {
+		m = normalized(m)
+		s.usage = s.usage.add(m.Usage())
+		s.messages = s.messages.append(m)
+	}
+	return s.touched()
+}
+
+// normalized returns m as the package stores a message: see AppendMessages.
+func normalized(m Message) Message {
+	if !m.Timestamp.IsZero() {
+		m.Timestamp = recorded(m.Timestamp)
+	}
+	if m.Extra != nil {
+		extra := make(map[string]any, len(m.Extra))
+		for k, v := range m.Extra {
+			if !isReservedKey(validUTF8(k)) {
+				extra[k] = v
+			}
+		}
+		m.Extra = nil
+		if len(extra) > 0 {
+			v, err := jsonValue(extra, 2)
+			if err != nil {
+				m.setErr(err)
+			} else {
+				m.Extra = v.(map[string]any)
+			}
+		}
+	}
+	if m.Parts != nil {
+		parts := m.Parts
+		m.Parts = nil
+		WithParts(parts...).applyMessage(&m)
+	}
+	return m
+}
+
 // Messages returns an iterator over the messages of s, oldest first, each a copy, made
 // as the loop reaches it.
 func (s Session) Messages() iter.Seq[Message] {

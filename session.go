@@ -12,6 +12,7 @@
 package session
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -121,6 +122,30 @@ func (s Session) touched() Session {
 	return s
 }
 
+// IsZero reports whether s is the zero Session, which New and FromJSON never return: a
+// store takes it for "no session yet".
+func (s Session) IsZero() bool { return s.id == "" }
+
+// Err returns the error that ToJSON would report for s, naming the field: a value given
+// to SetContext, WithExtra, WithParts or AppendMessages that has no JSON encoding, or
+// the zero Session. It returns nil when s can be encoded. It takes time in proportion
+// to the messages, so that a caller can learn of a bad value where it adds it, rather
+// than at a save far from the cause.
+func (s Session) Err() error {
+	if s.id == "" {
+		return fmt.Errorf("session: %w", &fieldError{"id", errZeroSession})
+	}
+	if s.contextErr != nil {
+		return fmt.Errorf("session: %w", s.contextErr)
+	}
+	for i, m := range s.messages.view() {
+		if err := m.err(); err != nil {
+			return fmt.Errorf("session: %w", prefixPath(fmt.Sprintf("messages[%d]", i), err))
+		}
+	}
+	return nil
+}
+
 // ID returns the session's unique identifier.
 func (s Session) ID() string { return s.id }
 
@@ -155,14 +180,15 @@ func (s Session) TokenUsage() TokenUsage { return s.usage }
 // Len returns the number of messages in the session.
 func (s Session) Len() int { return s.messages.len() }
 
-// SetContext returns s with its whole context replaced by ctx, as
-// ExLLM.Session.set_context. ctx is stored as JSON values, as WithExtra stores its
-// value, so changing ctx afterwards changes no Session; a value with no JSON encoding
-// makes the session fail to encode, naming it. A nil ctx empties the context.
-func (s Session) SetContext(ctx map[string]any) Session {
+// SetContext returns s with its whole context replaced by values, as
+// ExLLM.Session.set_context. values is stored as JSON values, as WithExtra stores its
+// value, so changing values afterwards changes no Session; a value with no JSON encoding
+// makes the session fail to encode, naming it (Err reports it at once). A nil or empty
+// values empties the context.
+func (s Session) SetContext(values map[string]any) Session {
 	s.context, s.otherContext, s.contextErr = nil, keptValue{}, nil
-	if len(ctx) > 0 {
-		v, err := jsonValue(ctx, 1)
+	if len(values) > 0 {
+		v, err := jsonValue(values, 1)
 		if err != nil {
 			s.contextErr = prefixPath("context", err)
 		} else {

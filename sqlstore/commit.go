@@ -54,9 +54,9 @@ const RetainedVersions = 64
 var errCommitted = errors.New("already committed")
 
 func (st *Store) commit(ctx context.Context, base, next session.Session) error {
-	creating := base.ID() == ""
+	creating := base.IsZero()
 	switch {
-	case next.ID() == "":
+	case next.IsZero():
 		return errors.New("next is the zero Session: create sessions with session.New")
 	case !validID(next.ID()):
 		return ErrInvalidID

@@ -165,9 +165,8 @@ func (c *chat) turn(ctx context.Context, text string) error {
 // answer: a Truncate of it, which keeps the token usage of the answer it drops.
 func (c *chat) retry(ctx context.Context) error {
 	return c.answerAndSave(ctx, func(s session.Session) session.Session {
-		msgs := s.GetMessages(0)
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if msgs[i].Role == "user" {
+		for i, m := range s.Backward() {
+			if m.Role == "user" {
 				return s.Truncate(i + 1)
 			}
 		}
@@ -181,7 +180,7 @@ func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) 
 	for attempt := 1; ; attempt++ {
 		base := c.s
 		question := prepare(base)
-		if question.ID() == "" {
+		if question.IsZero() {
 			fmt.Fprintln(c.out, "There is no message to answer again.")
 			return nil
 		}
@@ -206,9 +205,10 @@ func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) 
 func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, error) {
 	for range maxToolRounds {
 		window := s.Window(c.window, c.model.count, session.KeepSystem())
-		if len(window) == 0 || !window[len(window)-1].Equal(s.GetMessages(1)[0]) {
+		last, _ := s.LastMessage()
+		if len(window) == 0 || !window[len(window)-1].Equal(last) {
 			return s, fmt.Errorf("your message %w in the model's window of %d tokens (it takes %d); nothing was sent: shorten it, or raise -window",
-				errDoesNotFit, c.window, c.model.count(s.GetMessages(1)[0]))
+				errDoesNotFit, c.window, c.model.count(last))
 		}
 		streamed := false
 		a, err := c.model.answer(ctx, window, func(text string) {
