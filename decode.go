@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -103,7 +104,7 @@ var (
 func (d *decoder) session() (Session, error) {
 	var s Session
 	var msgs []Message
-	var hasID, hasCreated, hasUpdated bool
+	var hasID, hasCreated, hasUpdated, hasUsage bool
 	if d.peek() != '{' {
 		return s, d.typeError("", sessionType)
 	}
@@ -131,7 +132,8 @@ func (d *decoder) session() (Session, error) {
 		case "context":
 			s.context, s.otherContext, err = d.context()
 		case "token_usage":
-			s.usage, s.usageKeys, s.unknownUsage, err = d.usage()
+			s.usage, s.usageKeys, s.unknownUsage, s.keptUsage, err = d.usage()
+			hasUsage = true
 		case "messages":
 			msgs, err = d.messages()
 		default:
@@ -149,6 +151,9 @@ func (d *decoder) session() (Session, error) {
 		if !f.ok {
 			return Session{}, &fieldError{f.name, errors.New("missing")}
 		}
+	}
+	if !hasUsage {
+		s.keptUsage = &keptUsage{form: usageMissing}
 	}
 	s.messages = newMessageLog(msgs)
 	return s, nil
@@ -216,14 +221,15 @@ func (d *decoder) context() (map[string]any, keptValue, error) {
 	return nil, keptValue{value: v, ok: true}, err
 }
 
-func (d *decoder) usage() (TokenUsage, usageKeySet, map[string]any, error) {
-	var u TokenUsage
-	var keys usageKeySet
-	var unknown map[string]any
+// usage reads token_usage, and the form it has where the package would write it
+// otherwise (see keptUsage).
+func (d *decoder) usage() (u TokenUsage, keys usageKeySet, unknown map[string]any, kept *keptUsage, err error) {
 	if null, err := d.nullOr('{', "token_usage", usageType); null || err != nil {
-		return u, 0, nil, err
+		return u, 0, nil, &keptUsage{form: usageNull}, err
 	}
-	err := d.object(1, func(key []byte) error {
+	var counts [len(usageFields)]string
+	odd := false
+	err = d.object(1, func(key []byte) error {
 		i := usageField(string(key))
 		if i < 0 {
 			return d.member(&unknown, key, 2)
@@ -231,33 +237,43 @@ func (d *decoder) usage() (TokenUsage, usageKeySet, map[string]any, error) {
 		if !usageFields[i].always {
 			keys |= 1 << i
 		}
-		n, err := d.tokenCount("token_usage." + usageFields[i].key)
+		n, lit, err := d.tokenCount("token_usage." + usageFields[i].key)
 		*usageFields[i].count(&u) = n
+		counts[i] = lit
+		odd = odd || lit != ""
 		return err
 	})
-	return u, keys, unknown, err
+	if odd {
+		kept = &keptUsage{counts: counts, at: u}
+	}
+	return u, keys, unknown, kept, err
 }
 
-// tokenCount reads a count of tokens: a whole number, not negative; null is 0.
-func (d *decoder) tokenCount(path string) (int, error) {
+// tokenCount reads a count of tokens: a number, its whole part if it has a fraction
+// (ExLLM adds whatever numbers it is given); null is 0. lit is the number as written,
+// where it is not n written in decimal. A number outside the range of an int is an
+// error.
+func (d *decoder) tokenCount(path string) (n int, lit string, err error) {
 	if d.peek() == 'n' {
-		return 0, d.null()
+		return 0, "", d.null()
 	}
 	if c := d.peek(); c != '-' && !isDigit(c) {
-		return 0, d.typeError(path, intType)
+		return 0, "", d.typeError(path, intType)
 	}
-	lit, err := d.number()
-	if err != nil {
-		return 0, err
+	if lit, err = d.number(); err != nil {
+		return 0, "", err
 	}
-	n, err := strconv.Atoi(lit)
-	if err != nil {
-		return 0, &fieldError{path, fmt.Errorf("not a whole number of tokens: %w", err)}
+	if n, err = strconv.Atoi(lit); err == nil {
+		if strconv.Itoa(n) == lit {
+			lit = ""
+		}
+		return n, lit, nil
 	}
-	if n < 0 {
-		return 0, &fieldError{path, fmt.Errorf("negative token count %d", n)}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil || math.Abs(f) >= 1<<63 {
+		return 0, "", &fieldError{path, fmt.Errorf("token count %s is out of range", lit)}
 	}
-	return n, nil
+	return int(f), lit, nil
 }
 
 // messages reads the list of messages.
@@ -488,8 +504,12 @@ func (d *decoder) peek() byte {
 
 // object reads an object, at the '{', calling member for each key with the decoder
 // at the key's value. member must read the value.
+//
+// A key that comes again in the object is read, as JSON, and its value left out: the
+// first value of a key is the one a file means, as ExLLM (Jason) reads it.
 func (d *decoder) object(depth int, member func(key []byte) error) error {
 	empty, err := d.open(depth, '}')
+	var keys seenKeys
 	for more := !empty; more && err == nil; {
 		if d.peek() != '"' {
 			return errSyntax
@@ -503,12 +523,45 @@ func (d *decoder) object(depth int, member func(key []byte) error) error {
 		}
 		d.pos++
 		d.peek()
-		if merr := member(key); merr != nil {
+		if keys.seen(key) {
+			if _, verr := d.value(depth + 1); verr != nil {
+				return verr
+			}
+		} else if merr := member(key); merr != nil {
 			return merr
 		}
 		more, err = d.more('}')
 	}
 	return err
+}
+
+// seenKeys is the set of keys of an object read so far: a few in place, more in a map.
+type seenKeys struct {
+	few  [8][]byte
+	n    int
+	many map[string]struct{}
+}
+
+// seen reports whether key was seen before, and adds it.
+func (s *seenKeys) seen(key []byte) bool {
+	for _, k := range s.few[:s.n] {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	if s.n < len(s.few) {
+		s.few[s.n] = key
+		s.n++
+		return false
+	}
+	if _, ok := s.many[string(key)]; ok {
+		return true
+	}
+	if s.many == nil {
+		s.many = make(map[string]struct{})
+	}
+	s.many[string(key)] = struct{}{}
+	return false
 }
 
 // array reads an array, at the '[', calling elem for each element with the decoder at

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +220,28 @@ func BenchmarkCommonPrefixAfterBranches(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestBranchesHaveNoTail checks that a branch of a shared log (Truncate and add, as a
+// retried answer) allocates as much after 4,000 branches as after 10: nothing grows with
+// the branches a session has had.
+func TestBranchesHaveNoTail(t *testing.T) {
+	bytesPerBranch := func(before int) float64 {
+		s := grow(session.New(""), "m", 100)
+		for range before {
+			s = s.Truncate(s.Len()-1).AddMessage("assistant", "again")
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		const n = 200
+		for range n {
+			s = s.Truncate(s.Len()-1).AddMessage("assistant", "again")
+		}
+		runtime.ReadMemStats(&m1)
+		sinkSession = s
+		return float64(m1.TotalAlloc-m0.TotalAlloc) / n
+	}
+	few, many := bytesPerBranch(10), bytesPerBranch(4000)
+	t.Logf("a branch allocates %.0f bytes after 10 branches, %.0f after 4,000", few, many)
+	assert.Less(t, many, 1.5*few)
 }

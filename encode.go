@@ -29,6 +29,10 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 	if s.contextErr != nil {
 		return b, s.contextErr
 	}
+	kept := s.usageKept()
+	if kept != nil && kept.form == usageMissing {
+		keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "token_usage" })
+	}
 	var err error
 	b = append(b, '{')
 	b, err = appendMerged(b, keys, s.unknown, func(b []byte, key string) ([]byte, error) {
@@ -49,7 +53,10 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 		case "name":
 			return appendOptional(b, s.name), nil
 		case "token_usage":
-			return appendUsage(b, s.usage, s.usageKeys, s.unknownUsage)
+			if kept != nil && kept.form == usageNull {
+				return append(b, "null"...), nil
+			}
+			return appendUsage(b, s.usage, s.usageKeys, s.unknownUsage, kept)
 		default: // "updated_at"
 			return s.updated.appendJSON(b)
 		}
@@ -58,8 +65,9 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 }
 
 // appendUsage appends the token_usage object of u: see usageFields. keys are the keys
-// to write even when their count is zero, and unknown the keys a file held besides.
-func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]any) ([]byte, error) {
+// to write even when their count is zero, unknown the keys a file held besides, and
+// kept, if not nil, the numbers as a file wrote them.
+func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]any, kept *keptUsage) ([]byte, error) {
 	var known [len(usageFields)]string
 	n := 0
 	written := keys.written(u)
@@ -71,7 +79,11 @@ func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]an
 	}
 	b = append(b, '{')
 	b, err := appendMerged(b, known[:n], unknown, func(b []byte, key string) ([]byte, error) {
-		return strconv.AppendInt(b, int64(*usageFields[usageField(key)].count(&u)), 10), nil
+		i := usageField(key)
+		if kept != nil && kept.counts[i] != "" {
+			return append(b, kept.counts[i]...), nil
+		}
+		return strconv.AppendInt(b, int64(*usageFields[i].count(&u)), 10), nil
 	})
 	return append(b, '}'), err
 }
@@ -136,7 +148,7 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 			}
 			return appendTime(b, m.Timestamp)
 		default: // "token_usage"
-			return appendUsage(b, usage, 0, nil)
+			return appendUsage(b, usage, 0, nil, nil)
 		}
 	})
 	return append(b, '}'), err

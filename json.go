@@ -61,15 +61,22 @@ func (s Session) sizeHint() int {
 //
 // id (a non-empty string), created_at and updated_at are required; a missing or null
 // messages, context, token_usage, llm_backend or name is empty, and a null token count
-// is 0. Timestamps may have any offset or none (then UTC), a space for the T, a comma
+// is 0. A token count may be any number ExLLM's update_token_usage adds up: one with a
+// fraction (1.5) reads as its whole part, a negative one as it is (TokenUsage.Total and
+// Cost count it as zero); one outside the range of an int (1e400, which ExLLM cannot
+// read either) is an error. Where a key comes twice in an object, its first value is the
+// one read, as ExLLM reads a file (encoding/json keeps the last). Timestamps may have any offset or none (then UTC), a space for the T, a comma
 // before the fraction, or be a date alone, as ExLLM reads and writes them; a message
 // timestamp that is no time at all is kept as it is, with a zero Message.Timestamp. A
 // message's content may be a string, null, a list of parts (Message.Parts) or any other
 // JSON value; the context may be any JSON value. Numbers in the context, parts and Extra
 // fields decode as json.Number, so that integers of any size survive; other values decode
 // as encoding/json decodes into an any. Keys that this package has no field for are kept,
-// as are the forms of values it has a field for (a null content, a timestamp's offset),
-// and ToJSON writes them back: a session read and written again loses nothing.
+// as are the forms of values it has a field for (a null content, a timestamp's offset, a
+// token_usage that is missing or null, a count of 1.5), and ToJSON writes them back
+// while they are unchanged: a session read and written again loses nothing. Numbers in
+// the context and Extra fields are written back as they were read, 1e400 too, which
+// ExLLM cannot read.
 //
 // An error names the field that is wrong (session: messages[3].role: ...) and wraps
 // the cause: a *json.SyntaxError for malformed JSON (whatever else is wrong), a

@@ -48,6 +48,7 @@ type Session struct {
 	contextErr       error          // the error of a context value with no JSON encoding
 	usage            TokenUsage
 	usageKeys        usageKeySet // the keys of token_usage a file held, written even when 0
+	keptUsage        *keptUsage  // token_usage as a file held it, where the package writes it otherwise
 	messages         messageLog
 
 	// Fields a loaded file holds that this package has no field for, kept so that
@@ -234,6 +235,7 @@ func (s Session) Equal(t Session) bool {
 	return s.id == t.id && s.backend.equal(t.backend) && s.name.equal(t.name) &&
 		s.created.equal(t.created) && s.updated.equal(t.updated) &&
 		s.usage == t.usage && s.usageKeys.written(s.usage) == t.usageKeys.written(t.usage) &&
+		s.usageKept().equal(t.usageKept()) &&
 		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) &&
 		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage) &&
 		slices.EqualFunc(s.messages.view(), t.messages.view(), Message.Equal)

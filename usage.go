@@ -131,3 +131,34 @@ func (k usageKeySet) written(u TokenUsage) usageKeySet {
 	}
 	return w
 }
+
+// keptUsage is a token_usage that a file held in a form the package would not write:
+// missing, null, or with counts that are not whole numbers written in decimal (ExLLM
+// adds whatever numbers update_token_usage is given: 1.5, -5). It is written back as it
+// was while the session's usage is still what it was read as.
+type keptUsage struct {
+	form   usageForm
+	counts [len(usageFields)]string // a count's number as the file wrote it; "" where written as the count
+	at     TokenUsage               // the usage it was read as
+}
+
+// usageForm is how a file held token_usage.
+type usageForm uint8
+
+const (
+	usageObject usageForm = iota
+	usageMissing
+	usageNull
+)
+
+// usageKept returns the form of token_usage that s writes instead of its own, or nil.
+func (s Session) usageKept() *keptUsage {
+	if s.keptUsage != nil && s.keptUsage.at == s.usage {
+		return s.keptUsage
+	}
+	return nil
+}
+
+func (k *keptUsage) equal(l *keptUsage) bool {
+	return k == l || (k != nil && l != nil && k.form == l.form && k.counts == l.counts)
+}
