@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
-	github.com/exllm-go/session v0.0.0
+	github.com/exllm-go/session v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
 	modernc.org/sqlite v1.62.0
@@ -28,4 +28,3 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-replace github.com/exllm-go/session => ../

@@ -3,8 +3,8 @@ module github.com/exllm-go/session/examples/chat
 go 1.26.0
 
 require (
-	github.com/exllm-go/session v0.0.0
-	github.com/exllm-go/session/sqlstore v0.0.0
+	github.com/exllm-go/session v0.1.0
+	github.com/exllm-go/session/sqlstore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/openai/openai-go/v3 v3.96.0
 	github.com/stretchr/testify v1.12.1
@@ -34,9 +34,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-)
-
-replace (
-	github.com/exllm-go/session => ../../
-	github.com/exllm-go/session/sqlstore => ../../sqlstore
 )
