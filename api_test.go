@@ -3,6 +3,7 @@ package session_test
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -124,4 +125,35 @@ func TestWithMaxSizeOfAnyValue(t *testing.T) {
 	s, err := session.LoadFromFile(path, session.WithMaxSize(math.MaxInt64))
 	require.NoError(t, err)
 	assert.Equal(t, 1, s.Len())
+}
+
+// TestTimestampsMatchTime writes random instants of years 0 to 9999 as the time
+// package formats them, and reads them back as the same instants.
+func TestTimestampsMatchTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+	s := session.New("")
+	var want []time.Time
+	for i := range 5000 {
+		at := time.UnixMicro(lo + r.Int64N(hi-lo+1)).UTC()
+		if i < 4 {
+			at = []time.Time{time.UnixMicro(lo).UTC(), time.UnixMicro(hi).UTC(), time.Unix(0, 0).UTC(), time.Date(2000, 2, 29, 23, 59, 59, 0, time.UTC)}[i]
+		}
+		s = s.AddMessage("user", "x", session.WithTimestamp(at))
+		want = append(want, at)
+	}
+	data := string(must(s.ToJSON()))
+	for _, at := range want {
+		require.Contains(t, data, `"timestamp":"`+at.Format("2006-01-02T15:04:05.000000Z07:00")+`"`)
+	}
+	back, err := session.FromJSON([]byte(data))
+	require.NoError(t, err)
+	for i, m := range back.GetMessages(0) {
+		require.True(t, m.Timestamp.Equal(want[i]), "%v read as %v", want[i], m.Timestamp)
+	}
+	for _, bad := range []string{"2026-02-29T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z", "2026-01-01T24:00:00.000000Z", "2026-01-01T00:00:60.000000Z"} {
+		_, err := session.FromJSON([]byte(`{"id":"x","created_at":"` + bad + `","updated_at":"2026-01-01T00:00:00Z"}`))
+		assert.Error(t, err, bad)
+	}
 }

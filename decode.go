@@ -1,11 +1,13 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -23,8 +25,9 @@ var errSyntax = errors.New("invalid JSON")
 // context and extra fields as json.Number and replaces invalid UTF-8 in strings with
 // U+FFFD, as encoding/json does.
 type decoder struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	dates dayCache // the day of the last timestamp read, as most are of few days
 }
 
 // decodeSession decodes the JSON of a session. Its errors have no "session: " prefix.
@@ -282,15 +285,72 @@ func (d *decoder) messages() ([]Message, error) {
 		return nil, err
 	}
 	var msgs []Message
+	start := d.pos
 	err := d.array(1, func(i int) error {
-		m, err := d.message()
+		m, ok := d.writtenMessage()
+		var err error
+		if !ok {
+			m, err = d.message()
+		}
 		msgs = append(msgs, m)
 		if err != nil {
 			return within(fmt.Sprintf("messages[%d]", i), err)
 		}
+		if i == 0 {
+			// Room for as many messages as the rest would hold if they were the size
+			// of the first, so that the list is not copied as it grows.
+			if size := d.pos - start; size > 0 {
+				msgs = slices.Grow(msgs, min((len(d.data)-d.pos)/size, 1<<20))
+			}
+		}
 		return nil
 	})
 	return msgs, err
+}
+
+// writtenMessage reads a message written as ToJSON and ExLLM write the common one, byte
+// for byte: {"content":"...","role":"...","timestamp":"..."}, with plain strings and a
+// timestamp in the form appendTime writes. Else it reads nothing and reports false, and
+// message reads it.
+func (d *decoder) writtenMessage() (Message, bool) {
+	start := d.pos
+	fail := func() (Message, bool) {
+		d.pos = start
+		return Message{}, false
+	}
+	var m Message
+	if !d.expect(`{"content":`) || d.peek() != '"' {
+		return fail()
+	}
+	content, err := d.rawString()
+	if err != nil || !d.expect(`,"role":`) || d.peek() != '"' {
+		return fail()
+	}
+	m.Content = string(content)
+	if m.Role, err = d.role(); err != nil || !d.expect(`,"timestamp":"`) {
+		return fail()
+	}
+	end := d.pos + 27
+	if end+2 > len(d.data) || d.data[end] != '"' || d.data[end+1] != '}' {
+		return fail()
+	}
+	t, ok := parseCanonicalTimeOfDay(d.data[d.pos:end], &d.dates)
+	if !ok {
+		return fail()
+	}
+	m.Timestamp = t
+	d.pos = end + 2
+	return m, true
+}
+
+// expect reads lit if the data goes on with it, byte for byte, and reports whether it
+// did.
+func (d *decoder) expect(lit string) bool {
+	if len(d.data)-d.pos >= len(lit) && string(d.data[d.pos:d.pos+len(lit)]) == lit {
+		d.pos += len(lit)
+		return true
+	}
+	return false
 }
 
 // message reads a message. An error's path is relative to the message.
@@ -382,7 +442,7 @@ func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err er
 		if err != nil {
 			return t, kept, at, err
 		}
-		if t, ok := parseCanonicalTime(raw); ok {
+		if t, ok := parseCanonicalTimeOfDay(raw, &d.dates); ok {
 			return t, keptValue{}, time.Time{}, nil
 		}
 		d.pos = start
@@ -637,7 +697,27 @@ func (d *decoder) str() (string, error) {
 // part of the input when it has no escapes and is valid UTF-8, else a new buffer.
 func (d *decoder) rawString() ([]byte, error) {
 	start := d.pos + 1
+	// The common string: printable ASCII with no escape. A short one (a key, a role) is
+	// read a byte at a time; a longer one is found by its closing quote (a search in
+	// assembly) and checked in words of eight bytes.
+	for i := start; i < len(d.data) && i < start+16; i++ {
+		switch c := d.data[i]; {
+		case c == '"':
+			d.pos = i + 1
+			return d.data[start:i], nil
+		case c < 0x20 || c >= 0x80 || c == '\\':
+			goto slow
+		}
+	}
+	if q := bytes.IndexByte(d.data[start:], '"'); q >= 0 && plainText(d.data[start:start+q]) {
+		d.pos = start + q + 1
+		return d.data[start : start+q], nil
+	}
+slow:
 	for i := start; i < len(d.data); {
+		if i = skipPlainBytes(d.data, i); i >= len(d.data) {
+			break
+		}
 		c := d.data[i]
 		switch {
 		case c == '"':

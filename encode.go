@@ -90,12 +90,14 @@ func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]an
 
 func (s Session) appendMessages(b []byte) ([]byte, error) {
 	b = append(b, '[')
-	for i, m := range s.messages.view() {
+	var dates dateCache
+	msgs := s.messages.view()
+	for i := range msgs {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = m.appendJSON(b); err != nil {
+		if b, err = msgs[i].appendJSONOfDay(b, &dates); err != nil {
 			return b, prefixPath(fmt.Sprintf("[%d]", i), err)
 		}
 	}
@@ -110,6 +112,24 @@ var (
 // appendJSON appends the JSON object of m to b. An error is a *fieldError whose path is
 // relative to the message.
 func (m Message) appendJSON(b []byte) ([]byte, error) {
+	return m.appendJSONOfDay(b, nil)
+}
+
+// appendJSONOfDay is appendJSON, with dates taken from c: see appendTimeOfDay.
+func (m *Message) appendJSONOfDay(b []byte, c *dateCache) ([]byte, error) {
+	if m.aux == nil && len(m.Extra) == 0 && m.Parts == nil && !m.Timestamp.IsZero() {
+		// The common case, without the closure and sorting of appendMerged.
+		b = append(b, `{"content":`...)
+		b = appendString(b, m.Content)
+		b = append(b, `,"role":`...)
+		b = appendString(b, m.Role)
+		b = append(b, `,"timestamp":`...)
+		b, err := appendTimeOfDay(b, m.Timestamp, c)
+		if err != nil {
+			return b, prefixPath("timestamp", err)
+		}
+		return append(b, '}'), nil
+	}
 	if err := m.err(); err != nil {
 		return b, err
 	}
@@ -121,19 +141,6 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 	usage := m.Usage()
 	if usage.IsZero() {
 		keys = keys[:len(keys)-1]
-	}
-	if len(m.Extra) == 0 && m.aux == nil && m.Parts == nil && len(keys) == 3 {
-		// The common case, without the closure and sorting of appendMerged.
-		b = append(b, `{"content":`...)
-		b = appendString(b, m.Content)
-		b = append(b, `,"role":`...)
-		b = appendString(b, m.Role)
-		b = append(b, `,"timestamp":`...)
-		b, err := appendTime(b, m.Timestamp)
-		if err != nil {
-			return b, prefixPath("timestamp", err)
-		}
-		return append(b, '}'), nil
 	}
 	b = append(b, '{')
 	b, err := appendMerged(b, keys, m.Extra, func(b []byte, key string) ([]byte, error) {
@@ -330,9 +337,17 @@ var safeASCII = func() (t [utf8.RuneSelf]bool) {
 // back as the same character); U+2028 and U+2029 are escaped, as encoding/json does;
 // <, > and & are not escaped.
 func appendString(b []byte, s string) []byte {
+	if plainString(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipPlain(s, i); i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safeASCII[c] {

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"sync"
 )
 
 // ToJSON returns the JSON encoding of s, as ExLLM.Session.to_json: one object with the
@@ -27,12 +28,24 @@ func (s Session) ToJSON() ([]byte, error) {
 // encode returns the JSON of s in a buffer allocated once. Its errors have no
 // "session: " prefix.
 func (s Session) encode() ([]byte, error) {
-	data, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
+	buf := encodeBuffers.Get().(*[]byte)
+	data, err := s.appendJSON((*buf)[:0])
 	if err != nil {
 		return nil, err
 	}
-	return data, nil
+	out := bytes.Clone(data) // copied, not zeroed then written
+	if cap(data) <= maxPooledBuffer {
+		*buf = data
+		encodeBuffers.Put(buf)
+	}
+	return out, nil
 }
+
+// encodeBuffers are buffers that encode writes into before copying the result out.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer is the size of the largest buffer encodeBuffers keeps.
+const maxPooledBuffer = 16 << 20
 
 // AppendJSON appends the JSON encoding of s, as made by ToJSON, to b, for callers that
 // reuse a buffer. On error it returns b as it was.
@@ -42,18 +55,6 @@ func (s Session) AppendJSON(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("session: %w", err)
 	}
 	return out, nil
-}
-
-// sizeHint estimates the length of the JSON of s, to allocate it once.
-func (s Session) sizeHint() int {
-	n := 512
-	for _, m := range s.messages.view() {
-		n += len(m.Content) + len(m.Role) + 80
-		if m.Extra != nil {
-			n += 64 * len(m.Extra)
-		}
-	}
-	return n
 }
 
 // FromJSON decodes a session from JSON written by ToJSON or by ExLLM, as
