@@ -80,7 +80,7 @@ func (c *converter) object(m map[string]any) (any, error) {
 		if err != nil {
 			return nil, prefixPath(k, err)
 		}
-		if !utf8.ValidString(k) {
+		if !isASCII(k) && !utf8.ValidString(k) {
 			// Kept as it is written and read back, unless another key is written alike.
 			written := validUTF8(k)
 			if _, dup := m[written]; dup {
@@ -236,10 +236,21 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	return b, nil
 }
 
+// isASCII reports whether s is ASCII, in a loop short enough to be inlined: most keys
+// are.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // validUTF8 returns s with each byte that is not valid UTF-8 replaced by U+FFFD, as
 // encoding/json and appendString write it; s itself, without copying, when it is valid.
 func validUTF8(s string) string {
-	if utf8.ValidString(s) {
+	if isASCII(s) || utf8.ValidString(s) {
 		return s
 	}
 	var b strings.Builder
