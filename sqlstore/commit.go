@@ -90,17 +90,19 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	if err != nil {
 		return err
 	}
-	row := rowOf(next, nextVersion, header)
+	row := append(rowOf(next, nextVersion, header), st.owner)
+	filter, ownerArgs := st.ownerFilter()
 
 	err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
 		var revision int64
 		var err error
 		if creating {
-			err = tx.QueryRowContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`, revision)
+			err = tx.QueryRowContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`, owner, revision)
 				VALUES (`+placeholders(len(row))+`, 1) ON CONFLICT (id) DO NOTHING RETURNING revision`), row...).Scan(&revision)
 		} else {
+			args := append(append(row[:len(row)-1:len(row)-1], base.ID(), baseVersion), ownerArgs...)
 			err = tx.QueryRowContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET `+sessionAssignments+`, revision = revision + 1
-				WHERE id = ? AND version = ? RETURNING revision`), append(row, base.ID(), baseVersion)...).Scan(&revision)
+				WHERE id = ? AND version = ?`+filter+` RETURNING revision`), args...).Scan(&revision)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return st.settle(ctx, tx, next.ID(), nextVersion, nextVersion == baseVersion)
@@ -143,7 +145,9 @@ func (st *Store) record(ctx context.Context, tx *sql.Tx, id string, revision int
 // stored), or another writer came first.
 func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next string, unchanged bool) error {
 	var stored string
-	err := tx.QueryRowContext(ctx, st.dialect.rebind(`SELECT version FROM sqlstore_sessions WHERE id = ?`), id).Scan(&stored)
+	filter, args := st.ownerFilter()
+	err := tx.QueryRowContext(ctx, st.dialect.rebind(`SELECT version FROM sqlstore_sessions WHERE id = ?`+filter),
+		append([]any{id}, args...)...).Scan(&stored)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrNotFound

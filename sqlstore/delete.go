@@ -12,7 +12,8 @@ func (st *Store) Delete(ctx context.Context, id string) error {
 	err := ErrNotFound
 	if validID(id) {
 		err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_sessions WHERE id = ?`), id)
+			filter, args := st.ownerFilter()
+			res, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_sessions WHERE id = ?`+filter), append([]any{id}, args...)...)
 			if err != nil {
 				return err
 			}

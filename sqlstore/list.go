@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"iter"
@@ -13,9 +12,10 @@ import (
 	"github.com/exllm-go/session"
 )
 
-// Info describes a stored session without its messages, as List returns it.
+// Info describes a stored session without its messages, as List and Info return it.
 type Info struct {
 	ID        string
+	Owner     string // "" for a session of no owner: see Store.ForOwner
 	Name      string // "" for none; bytes that are not UTF-8, and NULs, as U+FFFD
 	Backend   string
 	Len       int // the number of messages
@@ -87,14 +87,14 @@ func (st *Store) List(ctx context.Context, opts ListOptions) iter.Seq2[Info, err
 // page reads up to n sessions after the one updated at *updated with ID id (from the
 // newest when updated is nil).
 func (st *Store) page(ctx context.Context, updated *int64, id string, n int) ([]Info, error) {
-	query := `SELECT id, name, backend, message_count, input_tokens, output_tokens, cache_read_tokens,
-		cache_write_tokens, reasoning_tokens, created_us, updated_us FROM sqlstore_sessions `
-	args := []any{}
+	query := `SELECT ` + infoColumns + ` FROM sqlstore_sessions WHERE 1 = 1`
+	filter, args := st.ownerFilter()
+	query += filter
 	if updated != nil {
-		query += `WHERE (updated_us, id) < (?, ?) `
+		query += ` AND (updated_us, id) < (?, ?)`
 		args = append(args, *updated, id)
 	}
-	query += `ORDER BY updated_us DESC, id DESC LIMIT ?`
+	query += ` ORDER BY updated_us DESC, id DESC LIMIT ?`
 	args = append(args, n)
 	rows, err := st.db.QueryContext(ctx, st.dialect.rebind(query), args...)
 	if err != nil {
@@ -103,28 +103,9 @@ func (st *Store) page(ctx context.Context, updated *int64, id string, n int) ([]
 	defer rows.Close()
 	page := make([]Info, 0, n)
 	for rows.Next() {
-		var i Info
-		var name, backend sql.NullString
-		var count, created, updated sql.NullInt64
-		var usage [5]sql.NullInt64
-		if err := rows.Scan(&i.ID, &name, &backend, &count, &usage[0], &usage[1], &usage[2],
-			&usage[3], &usage[4], &created, &updated); err != nil {
+		i, err := scanInfo(rows)
+		if err != nil {
 			return nil, err
-		}
-		for _, c := range []struct {
-			name  string
-			valid bool
-		}{{"name", name.Valid}, {"backend", backend.Valid}, {"message_count", count.Valid && count.Int64 >= 0 && count.Int64 <= maxMessages},
-			{"created_us", created.Valid}, {"updated_us", updated.Valid}} {
-			if !c.valid {
-				return nil, fmt.Errorf("session %s: %w", shortID(i.ID), &corruptError{column: c.name, what: "not a value the store writes"})
-			}
-		}
-		i.Name, i.Backend, i.Len = name.String, backend.String, int(count.Int64)
-		i.CreatedAt, i.UpdatedAt = time.UnixMicro(created.Int64).UTC(), time.UnixMicro(updated.Int64).UTC()
-		u := &i.Usage
-		for k, p := range []*int{&u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWriteTokens, &u.ReasoningTokens} {
-			*p = int(usage[k].Int64) // NULL as 0
 		}
 		page = append(page, i)
 	}

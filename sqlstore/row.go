@@ -30,8 +30,9 @@ type sessionRow struct {
 // readRow reads the row of the session with the given ID, checking its columns.
 func (st *Store) readRow(ctx context.Context, q querier, id string) (sessionRow, error) {
 	var r sessionRow
-	err := q.QueryRowContext(ctx, st.dialect.rebind(`SELECT header, message_count, version FROM sqlstore_sessions WHERE id = ?`),
-		id).Scan(&r.header, &r.count, &r.version)
+	filter, args := st.ownerFilter()
+	err := q.QueryRowContext(ctx, st.dialect.rebind(`SELECT header, message_count, version FROM sqlstore_sessions WHERE id = ?`+filter),
+		append([]any{id}, args...)...).Scan(&r.header, &r.count, &r.version)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return r, ErrNotFound

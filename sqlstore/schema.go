@@ -80,6 +80,13 @@ var migrations = []migration{
 		}
 		return stmts
 	}, step: recomputeVersions},
+	// 4: owners, and an index to list an owner's sessions a page at a time.
+	{statements: func(dialect) []string {
+		return []string{
+			`ALTER TABLE sqlstore_sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX sqlstore_sessions_by_owner ON sqlstore_sessions (owner, updated_us DESC, id DESC)`,
+		}
+	}},
 }
 
 // recomputeVersions sets the version of every stored session to its digest, and

@@ -34,10 +34,38 @@ import (
 
 // Store keeps sessions in a SQL database. It is safe for use by many goroutines, and
 // by many processes on the same database.
+//
+// A Store sees every session; ForOwner returns a view that sees one owner's only.
 type Store struct {
 	db      *sql.DB
 	dialect dialect
-	commits atomic.Uint64 // commits made through this Store, to checkpoint SQLite's WAL
+	commits *atomic.Uint64 // commits made through this Store and its views, to checkpoint SQLite's WAL
+	owner   string         // the owner of the sessions this view sees and creates
+	scoped  bool           // whether this is an owner's view
+}
+
+// ForOwner returns a view of the store for the sessions of owner (an ID of your
+// application's user, tenant or key: any text; "" is not an owner): sessions it creates
+// belong to owner, and it sees only owner's sessions. Load, Info, Messages, Delete and
+// Commit of a session of another owner, or of none, return ErrNotFound, as for a session
+// that does not exist; List and Prune see owner's sessions only, through an index, at a
+// cost that does not grow with the sessions of other owners. The Store itself sees every
+// session, and those it creates have no owner, so that no owner's view sees them.
+//
+// A view is cheap: make one per request, from the owner your authentication gives.
+func (st *Store) ForOwner(owner string) *Store {
+	view := *st
+	view.owner, view.scoped = owner, true
+	return &view
+}
+
+// ownerFilter returns the condition on the owner column of the view, " AND owner = ?",
+// and its argument, or nothing for the whole store.
+func (st *Store) ownerFilter() (string, []any) {
+	if !st.scoped {
+		return "", nil
+	}
+	return " AND owner = ?", []any{st.owner}
 }
 
 // Open returns a store on db, whose database it detects (SQLite or PostgreSQL). When
@@ -64,7 +92,7 @@ func open(ctx context.Context, db *sql.DB, target int) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		st = &Store{db: db, dialect: d}
+		st = &Store{db: db, dialect: d, commits: new(atomic.Uint64)}
 		return st.migrate(ctx, target)
 	})
 	return st, err

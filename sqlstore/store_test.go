@@ -297,19 +297,19 @@ func TestSchemaVersions(t *testing.T) {
 			_, db := open(t, b.driver, dsn)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 3, version)
+			assert.Equal(t, 4, version)
 
 			_, err := sqlstore.Open(ctx, db)
 			assert.NoError(t, err, "opening again changes nothing")
 
 			for _, tt := range []struct{ set, want string }{
-				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (3)"},
+				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (4)"},
 				{"UPDATE sqlstore_schema SET version = -1", "sqlstore_schema holds version -1, not a version"},
-				{"INSERT INTO sqlstore_schema (version) VALUES (3)", "sqlstore_schema holds 2 rows, not one"},
+				{"INSERT INTO sqlstore_schema (version) VALUES (4)", "sqlstore_schema holds 2 rows, not one"},
 			} {
 				_, err = db.Exec("DELETE FROM sqlstore_schema")
 				require.NoError(t, err)
-				_, err = db.Exec("INSERT INTO sqlstore_schema (version) VALUES (3)")
+				_, err = db.Exec("INSERT INTO sqlstore_schema (version) VALUES (4)")
 				require.NoError(t, err)
 				_, err = db.Exec(tt.set)
 				require.NoError(t, err)
@@ -340,7 +340,7 @@ func TestMigration(t *testing.T) {
 			require.NoError(t, err)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 3, version)
+			assert.Equal(t, 4, version)
 			loaded, err := st.Load(ctx, s.ID())
 			require.NoError(t, err)
 			assert.True(t, loaded.Equal(s), "what version 2 stored loads")
