@@ -17,6 +17,7 @@ import (
 type chat struct {
 	s      session.Session // the session, as last saved unless stored is false
 	stored bool            // whether s is in the store: a new session is saved at its first turn
+	failed bool            // a turn was not answered: the exit status says so
 	store  store
 	model  model
 	window int // the tokens of history sent to the model
@@ -25,7 +26,6 @@ type chat struct {
 	errOut io.Writer
 
 	stopped bool
-	failed  bool // a turn failed: the exit status says so
 }
 
 // maxToolRounds is how many times in a turn the model may call tools before it must
@@ -66,7 +66,7 @@ func (c *chat) handle(ctx context.Context, line string) error {
 		return nil
 	}
 	if !strings.HasPrefix(line, "/") {
-		return c.reported(c.turn(ctx, line))
+		return c.reportedTurn(c.turn(ctx, line))
 	}
 	command, arg, _ := strings.Cut(line, " ")
 	arg = strings.TrimSpace(arg)
@@ -76,25 +76,30 @@ func (c *chat) handle(ctx context.Context, line string) error {
 	case "/usage":
 		c.usage()
 	case "/retry":
-		return c.reported(c.retry(ctx))
+		return c.reportedTurn(c.retry(ctx))
 	case "/name":
 		if arg == "" {
 			fmt.Fprintln(c.out, "Usage: /name TEXT")
 			return nil
 		}
-		if err := c.save(ctx, c.s, c.s.SetName(arg)); err != nil {
-			return err
+		if err := c.change(ctx, func(s session.Session) session.Session { return s.SetName(arg) }); err != nil {
+			return c.reported(err)
 		}
 		fmt.Fprintf(c.out, "This session is now named %q.\n", arg)
 	case "/clear":
 		n := c.s.Len()
-		if err := c.save(ctx, c.s, c.s.ClearMessages()); err != nil {
-			return err
+		if err := c.change(ctx, session.Session.ClearMessages); err != nil {
+			return c.reported(err)
 		}
 		fmt.Fprintf(c.out, "Cleared %s; the token usage is kept.\n", plural(n, "message"))
 	case "/sessions":
 		c.sessions(ctx)
 	case "/new":
+		if _, one := c.store.(*fileStore); one && c.stored {
+			fmt.Fprintf(c.out, "This chat keeps one session, in %s: a new one would replace it at its first turn. "+
+				"To keep both, run the chat with -file OTHER.json for the new one, or with -db sqlite:chats.db to keep many.\n", c.store)
+			return nil
+		}
 		c.s, c.stored = session.New(c.backend()), false
 		fmt.Fprintf(c.out, "New session %s; it is saved at its first turn.\n", c.s.ID())
 	case "/switch":
@@ -118,8 +123,10 @@ const flagHelp = `Flags (when starting the chat):
   -price IN,CACHE_READ,CACHE_WRITE,OUT  prices per million tokens, for /usage
 `
 
-// reported reports the error of a turn and goes on, unless the chat cannot: a context
-// cancelled by Ctrl-C, or a store that failed to save.
+// reported reports the error of a turn or a command and goes on, unless the chat
+// cannot: a context cancelled by Ctrl-C, or a store that failed to save. An error it
+// reports does not change the exit status: a chat that goes on and ends normally exits
+// with 0.
 func (c *chat) reported(err error) error {
 	var saveErr *saveError
 	switch {
@@ -128,8 +135,41 @@ func (c *chat) reported(err error) error {
 	case errors.Is(err, context.Canceled), errors.As(err, &saveErr):
 		return err
 	}
-	c.failed = true
 	fmt.Fprintf(c.errOut, "chat: %v\n", err)
+	return nil
+}
+
+// reportedTurn is reported for a turn: one that was not answered makes the exit status
+// 1 when the chat ends.
+func (c *chat) reportedTurn(err error) error {
+	if err != nil {
+		c.failed = true
+	}
+	return c.reported(err)
+}
+
+// change applies f to the session and saves the result; if another chat changed the
+// session meanwhile, it loads the session again, says so, and applies f again.
+func (c *chat) change(ctx context.Context, f func(session.Session) session.Session) error {
+	for attempt := 1; ; attempt++ {
+		err := c.save(ctx, c.s, f(c.s))
+		if !errors.Is(err, sqlstore.ErrConflict) || attempt == 3 {
+			return err
+		}
+		if err := c.reload(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s).\n", plural(c.s.Len(), "message"))
+	}
+}
+
+// reload loads the session from the store again.
+func (c *chat) reload(ctx context.Context) error {
+	s, err := c.store.load(ctx, c.s.ID())
+	if err != nil {
+		return &saveError{err}
+	}
+	c.s = s
 	return nil
 }
 
@@ -177,9 +217,13 @@ func (c *chat) retry(ctx context.Context) error {
 // answerAndSave asks the model to answer prepare(c.s) and saves the result, retrying
 // from the stored session after a conflict.
 func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) session.Session) error {
+	var discarded session.TokenUsage // of answers that another chat's change made void
 	for attempt := 1; ; attempt++ {
 		base := c.s
 		question := prepare(base)
+		if !question.IsZero() && !discarded.IsZero() {
+			question = question.UpdateTokenUsage(discarded) // paid for: counted
+		}
 		if question.IsZero() {
 			fmt.Fprintln(c.out, "There is no message to answer again.")
 			return nil
@@ -192,11 +236,12 @@ func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) 
 		if !errors.Is(err, sqlstore.ErrConflict) || attempt == 3 {
 			return err
 		}
-		if c.s, err = c.store.load(ctx, base.ID()); err != nil {
-			return &saveError{err}
+		if err := c.reload(ctx); err != nil {
+			return err
 		}
-		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s) and answer again.\n",
-			plural(c.s.Len(), "message"))
+		discarded = spent(base.TokenUsage(), next.TokenUsage())
+		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s) and answer again; "+
+			"the discarded answer's tokens stay counted.\n", plural(c.s.Len(), "message"))
 	}
 }
 
@@ -303,14 +348,47 @@ func (c *chat) sessions(ctx context.Context) {
 	}
 }
 
+// spent returns the tokens used from before to after, field by field.
+func spent(before, after session.TokenUsage) session.TokenUsage {
+	return session.TokenUsage{
+		InputTokens:      after.InputTokens - before.InputTokens,
+		OutputTokens:     after.OutputTokens - before.OutputTokens,
+		CacheReadTokens:  after.CacheReadTokens - before.CacheReadTokens,
+		CacheWriteTokens: after.CacheWriteTokens - before.CacheWriteTokens,
+		ReasoningTokens:  after.ReasoningTokens - before.ReasoningTokens,
+	}
+}
+
 func (c *chat) switchTo(ctx context.Context, id string) error {
 	if id == "" {
-		fmt.Fprintln(c.out, "Usage: /switch ID (see /sessions)")
+		fmt.Fprintln(c.out, "Usage: /switch ID (see /sessions; the ID's first characters will do)")
 		return nil
 	}
 	if _, ok := c.store.(*fileStore); ok {
 		_, err := c.store.list(ctx, 1)
 		return err
+	}
+	infos, err := c.store.list(ctx, 0)
+	if err != nil {
+		return err
+	}
+	var matches []string
+	for _, i := range infos {
+		if i.ID == id {
+			matches = []string{id}
+			break
+		}
+		if strings.HasPrefix(i.ID, id) {
+			matches = append(matches, i.ID)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return fmt.Errorf("/switch %s: no such session (see /sessions)", id)
+	case 1:
+		id = matches[0]
+	default:
+		return fmt.Errorf("/switch %s: %d sessions begin so; give more of the ID", id, len(matches))
 	}
 	s, err := c.store.load(ctx, id)
 	if err != nil {

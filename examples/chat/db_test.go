@@ -52,7 +52,7 @@ func TestSessionsInADatabase(t *testing.T) {
 
 	// Run again: it goes on with the newest; /switch changes.
 	r = chatIn(t, dir, "/switch "+infos[1].ID+"\nmore\n/switch nope\n", "-db", dsn)
-	assert.Equal(t, 1, r.code, "switching to a missing session fails")
+	assert.Equal(t, 0, r.code, "a failed command is reported, and the chat ends normally")
 	assert.Contains(t, r.stdout, "Resumed session "+infos[0].ID)
 	assert.Contains(t, r.stdout, `Switched to "first"`)
 	assert.Contains(t, r.stderr, "no such session")
@@ -123,7 +123,7 @@ func TestConflictBetweenChats(t *testing.T) {
 	fmt.Fprintln(input, "second")
 	input.Close()
 	require.Equal(t, 0, <-done, errOut.String())
-	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again.")
+	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again; the discarded answer's tokens stay counted.")
 	s, err := st.Load(context.Background(), id)
 	require.NoError(t, err)
 	var contents []string
@@ -131,6 +131,94 @@ func TestConflictBetweenChats(t *testing.T) {
 		contents = append(contents, m.Role+":"+strings.SplitN(m.Content, ".", 2)[0])
 	}
 	assert.Equal(t, []string{"user:first", `assistant:You said "first"`, "user:from another chat", "user:second", `assistant:You said "second"`}, contents)
+	answered := 0
+	for _, m := range s.GetMessages(0) {
+		answered += m.Usage().OutputTokens
+	}
+	assert.Greater(t, s.TokenUsage().OutputTokens, answered, "the discarded answer's tokens are counted")
+}
+
+// TestChangesAfterAConflict names and clears a session that another chat changed: the
+// chat loads it again and goes on, instead of ending.
+func TestChangesAfterAConflict(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chats.db")
+	stdin, input := io.Pipe()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- run([]string{"-db", "sqlite:" + path}, stdin, &out, &errOut, false) }()
+	fmt.Fprintln(input, "first")
+	waitFor(t, &out, "an estimate")
+	fmt.Fprintln(input, "/name before")
+	waitFor(t, &out, `named "before"`)
+	st := openStore(t, path)
+	var id string
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
+		require.NoError(t, err)
+		id = info.ID
+	}
+	other, err := st.Load(context.Background(), id)
+	require.NoError(t, err)
+	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "from another chat")))
+	fmt.Fprintln(input, "/name after")
+	waitFor(t, &out, `named "after"`)
+	other, err = st.Load(context.Background(), id)
+	require.NoError(t, err)
+	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "again")))
+	fmt.Fprintln(input, "/clear")
+	input.Close()
+	require.Equal(t, 0, <-done, errOut.String())
+	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages).")
+	s, err := st.Load(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, "after", s.Name())
+	assert.Zero(t, s.Len(), "cleared, the other chat's messages included")
+}
+
+func TestSwitchByPrefix(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "chats.db")
+	r := chatIn(t, dir, "one\n/new\ntwo\n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	st := openStore(t, filepath.Join(dir, "chats.db"))
+	var ids []string
+	for info, err := range st.List(context.Background(), sqlstore.ListOptions{}) {
+		require.NoError(t, err)
+		ids = append(ids, info.ID)
+	}
+	require.Len(t, ids, 2)
+	prefix := ids[1]
+	for n := 1; n <= len(prefix); n++ { // the shortest prefix of the older that is unique
+		if !strings.HasPrefix(ids[0], prefix[:n]) {
+			prefix = prefix[:n]
+			break
+		}
+	}
+	r = chatIn(t, dir, "/switch "+prefix+"\n/switch 0\n/switch \n", "-db", dsn)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Switched to")
+	assert.Contains(t, r.stdout, ids[1][:8])
+	common := ""
+	for i := range ids[0] {
+		if ids[0][i] != ids[1][i] {
+			break
+		}
+		common = ids[0][:i+1]
+	}
+	if common != "" {
+		r = chatIn(t, dir, "/switch "+common+"\n", "-db", dsn)
+		assert.Contains(t, r.stderr, "2 sessions begin so")
+	}
+}
+
+func TestNewWithOneFile(t *testing.T) {
+	dir := t.TempDir()
+	r := chatIn(t, dir, "hello\n/new\n")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "This chat keeps one session")
+	assert.Contains(t, r.stdout, "-db sqlite:chats.db")
+	s := load(t, filepath.Join(dir, "chat-session.json"))
+	assert.Equal(t, 2, s.Len(), "the session is kept")
 }
 
 func TestSessionsInPostgreSQL(t *testing.T) {

@@ -9,6 +9,13 @@
 //	go run ./examples/chat -db sqlite:chats.db   # many sessions in a database
 //
 // Type /help for the commands and flags.
+//
+// The exit status is 0 when the chat ends at the end of input or /quit, even after
+// commands that failed and were reported (a session that does not exist, a name that
+// could not be saved); 1 when a turn went unanswered (the model failed: nothing of that
+// turn was saved), when the chat cannot start (its file or database) or when a save
+// failed (the session is as of its last save); 2 for flags it does not know; 130 after
+// Ctrl-C.
 package main
 
 import (
