@@ -1,0 +1,148 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/sqlstore"
+)
+
+// openExample opens a store on a new SQLite file in a temporary directory, and returns
+// a function that removes it.
+func openExample() (*sqlstore.Store, func()) {
+	dir, err := os.MkdirTemp("", "sqlstore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(filepath.Join(dir, "chats.db")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := sqlstore.Open(context.Background(), db)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return st, func() { db.Close(); os.RemoveAll(dir) }
+}
+
+// A session is created by a commit from the zero Session, and each turn is a commit
+// from the session as last committed: the store writes only the turn's messages.
+func ExampleStore() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+
+	s := session.New("openai")
+	if err := st.Commit(ctx, session.Session{}, s); err != nil {
+		log.Fatal(err)
+	}
+	next := s.AddMessage("user", "Hello!").AddMessage("assistant", "Hi there!")
+	if err := st.Commit(ctx, s, next); err != nil {
+		log.Fatal(err)
+	}
+	loaded, err := st.Load(ctx, s.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(loaded.Len(), loaded.Equal(next))
+	// Output: 2 true
+}
+
+// Two writers change the same session: the second one's commit finds that the store no
+// longer holds its base, and writes nothing.
+func ExampleStore_Commit_conflict() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+	s := session.New("openai")
+	if err := st.Commit(ctx, session.Session{}, s); err != nil {
+		log.Fatal(err)
+	}
+
+	mine := s.AddMessage("user", "from this server")
+	theirs := s.AddMessage("user", "from another server")
+	fmt.Println(st.Commit(ctx, s, theirs) == nil)
+	err := st.Commit(ctx, s, mine)
+	fmt.Println(errors.Is(err, sqlstore.ErrConflict))
+
+	// Load again and redo the change on what the store holds.
+	cur, err := st.Load(ctx, s.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Commit(ctx, cur, cur.AddMessage("user", "from this server")) == nil)
+	// Output:
+	// true
+	// true
+	// true
+}
+
+// Update is the load, change and commit loop: after a conflict it loads the session
+// again and applies the change again.
+func ExampleStore_Update() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+	s := session.New("openai")
+	if err := st.Commit(ctx, session.Session{}, s); err != nil {
+		log.Fatal(err)
+	}
+	updated, err := st.Update(ctx, s.ID(), func(cur session.Session) (session.Session, error) {
+		return cur.AddMessage("user", "What time is it?").AddMessage("assistant", "Noon."), nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	last, _ := updated.LastMessage()
+	fmt.Println(updated.Len(), last.Content)
+	// Output: 2 Noon.
+}
+
+// A service gives each request a view of its user's sessions: it lists and opens
+// them only. List goes a page at a time, with the cursor of the last session of a page.
+func ExampleStore_ForOwner() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+	alice, bob := st.ForOwner("alice"), st.ForOwner("bob")
+	for i := range 5 {
+		if err := alice.Commit(ctx, session.Session{}, session.New("openai", session.WithName(fmt.Sprint("chat ", i)))); err != nil {
+			log.Fatal(err)
+		}
+	}
+	secret := session.New("openai", session.WithName("bob's"))
+	if err := bob.Commit(ctx, session.Session{}, secret); err != nil {
+		log.Fatal(err)
+	}
+
+	after := ""
+	for page := 1; ; page++ {
+		var names []string
+		for info, err := range alice.List(ctx, sqlstore.ListOptions{Limit: 2, After: after}) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			names = append(names, info.Name)
+			after = info.Cursor()
+		}
+		fmt.Println("page", page, names)
+		if len(names) < 2 {
+			break
+		}
+	}
+	_, err := alice.Load(ctx, secret.ID())
+	fmt.Println(errors.Is(err, sqlstore.ErrNotFound))
+	// Output:
+	// page 1 [chat 4 chat 3]
+	// page 2 [chat 2 chat 1]
+	// page 3 [chat 0]
+	// true
+}
