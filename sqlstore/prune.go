@@ -36,22 +36,9 @@ func (st *Store) pruneBatch(ctx context.Context, cut int64) (deleted int, more b
 	err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
 		deleted = 0
 		filter, args := st.ownerFilter()
-		rows, err := tx.QueryContext(ctx, st.dialect.rebind(`SELECT id FROM sqlstore_sessions WHERE updated_us < ?`+filter+
+		ids, err := queryIDs(ctx, tx, st.dialect.rebind(`SELECT id FROM sqlstore_sessions WHERE updated_us < ?`+filter+
 			` ORDER BY updated_us LIMIT ?`), append(append([]any{cut}, args...), pruneBatch)...)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range ids {

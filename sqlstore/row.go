@@ -20,6 +20,24 @@ func (st *Store) readTx() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true} // a SQLite transaction reads one snapshot
 }
 
+// queryIDs returns the session IDs that query, a SELECT of one column, reads.
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // sessionRow is a session's row as read, before it is checked.
 type sessionRow struct {
 	header  sql.NullString

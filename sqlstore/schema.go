@@ -92,21 +92,8 @@ var migrations = []migration{
 // recomputeVersions sets the version of every stored session to its digest, and
 // records it as the session's revision 0.
 func recomputeVersions(ctx context.Context, st *Store, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM sqlstore_sessions`)
+	ids, err := queryIDs(ctx, tx, `SELECT id FROM sqlstore_sessions`)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {
