@@ -92,23 +92,25 @@ func waitFor(t *testing.T, out *syncBuffer, text string) {
 	}
 }
 
-// TestConflictBetweenChats changes the session in the store while a chat has it open:
-// the chat's next turn meets ErrConflict, loads the session again, says so, and answers
-// again, losing neither turn.
-func TestConflictBetweenChats(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "chats.db")
-	stdin, input := io.Pipe()
-	var out, errOut syncBuffer
-	done := make(chan int)
-	go func() { done <- run([]string{"-db", "sqlite:" + path}, stdin, &out, &errOut, false) }()
+// liveChat is a chat run in a goroutine on a SQLite database, fed line by line.
+type liveChat struct {
+	input       *io.PipeWriter
+	out, errOut *syncBuffer
+	done        chan int
+	st          *sqlstore.Store // the same database, as another chat sees it
+}
 
-	fmt.Fprintln(input, "first")
-	waitFor(t, &out, "an estimate")
-	st := openStore(t, path)
+// startChat runs a chat on the SQLite database at path, says first to it, and waits
+// until that turn is saved; it returns the chat and the ID of its session.
+func startChat(t *testing.T, path, first string) (*liveChat, string) {
+	stdin, input := io.Pipe()
+	c := &liveChat{input: input, out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan int), st: openStore(t, path)}
+	go func() { c.done <- run([]string{"-db", "sqlite:" + path}, stdin, c.out, c.errOut, false) }()
+	fmt.Fprintln(input, first)
+	waitFor(t, c.out, "an estimate")
 	var id string
 	for deadline := time.Now().Add(10 * time.Second); id == ""; { // until the first turn is saved
-		for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
+		for info, err := range c.st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
 			if err == nil && info.Len == 2 {
 				id = info.ID
 			}
@@ -116,14 +118,27 @@ func TestConflictBetweenChats(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the first turn was never saved")
 		time.Sleep(5 * time.Millisecond)
 	}
-	other, err := st.Load(context.Background(), id)
-	require.NoError(t, err)
-	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "from another chat")))
+	return c, id
+}
 
-	fmt.Fprintln(input, "second")
-	input.Close()
-	require.Equal(t, 0, <-done, errOut.String())
-	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again; the discarded answer's tokens stay counted.")
+// addElsewhere adds a message to the session, as another chat would.
+func (c *liveChat) addElsewhere(t *testing.T, id, text string) {
+	other, err := c.st.Load(context.Background(), id)
+	require.NoError(t, err)
+	require.NoError(t, c.st.Commit(context.Background(), other, other.AddMessage("user", text)))
+}
+
+// TestConflictBetweenChats changes the session in the store while a chat has it open:
+// the chat's next turn meets ErrConflict, loads the session again, says so, and answers
+// again, losing neither turn.
+func TestConflictBetweenChats(t *testing.T) {
+	c, id := startChat(t, filepath.Join(t.TempDir(), "chats.db"), "first")
+	c.addElsewhere(t, id, "from another chat")
+	fmt.Fprintln(c.input, "second")
+	c.input.Close()
+	require.Equal(t, 0, <-c.done, c.errOut.String())
+	st := c.st
+	assert.Contains(t, c.out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again; the discarded answer's tokens stay counted.")
 	s, err := st.Load(context.Background(), id)
 	require.NoError(t, err)
 	var contents []string
@@ -141,35 +156,18 @@ func TestConflictBetweenChats(t *testing.T) {
 // TestChangesAfterAConflict names and clears a session that another chat changed: the
 // chat loads it again and goes on, instead of ending.
 func TestChangesAfterAConflict(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "chats.db")
-	stdin, input := io.Pipe()
-	var out, errOut syncBuffer
-	done := make(chan int)
-	go func() { done <- run([]string{"-db", "sqlite:" + path}, stdin, &out, &errOut, false) }()
-	fmt.Fprintln(input, "first")
-	waitFor(t, &out, "an estimate")
-	fmt.Fprintln(input, "/name before")
-	waitFor(t, &out, `named "before"`)
-	st := openStore(t, path)
-	var id string
-	for info, err := range st.List(context.Background(), sqlstore.ListOptions{Limit: 1}) {
-		require.NoError(t, err)
-		id = info.ID
-	}
-	other, err := st.Load(context.Background(), id)
-	require.NoError(t, err)
-	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "from another chat")))
-	fmt.Fprintln(input, "/name after")
-	waitFor(t, &out, `named "after"`)
-	other, err = st.Load(context.Background(), id)
-	require.NoError(t, err)
-	require.NoError(t, st.Commit(context.Background(), other, other.AddMessage("user", "again")))
-	fmt.Fprintln(input, "/clear")
-	input.Close()
-	require.Equal(t, 0, <-done, errOut.String())
-	assert.Contains(t, out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages).")
-	s, err := st.Load(context.Background(), id)
+	c, id := startChat(t, filepath.Join(t.TempDir(), "chats.db"), "first")
+	fmt.Fprintln(c.input, "/name before")
+	waitFor(t, c.out, `named "before"`)
+	c.addElsewhere(t, id, "from another chat")
+	fmt.Fprintln(c.input, "/name after")
+	waitFor(t, c.out, `named "after"`)
+	c.addElsewhere(t, id, "again")
+	fmt.Fprintln(c.input, "/clear")
+	c.input.Close()
+	require.Equal(t, 0, <-c.done, c.errOut.String())
+	assert.Contains(t, c.out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages).")
+	s, err := c.st.Load(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, "after", s.Name())
 	assert.Zero(t, s.Len(), "cleared, the other chat's messages included")
