@@ -33,7 +33,11 @@ const digestPrefix = "github.com/exllm-go/session digest v1\x00"
 // SHA-256("github.com/exllm-go/session digest v1" ‖ 0x00 ‖ cₙ ‖ n in decimal ‖ 0x00 ‖
 // HeaderJSON).
 //
-// It fails as ToJSON does, for the zero Session and for a value with no JSON encoding.
+// A partial session (see FirstIndex) has the digest of the whole session: the chain
+// digest of the messages it does not hold stands for them.
+//
+// It fails as ToJSON does, for the zero Session and for a value with no JSON encoding,
+// and for a partial session truncated before the first message it held.
 func (s Session) Digest() ([sha256.Size]byte, error) {
 	chain, err := s.messages.digest()
 	if err != nil {
@@ -63,10 +67,30 @@ type digestList struct {
 
 // digest returns the chain digest of the log's messages: see Session.Digest.
 func (l messageLog) digest() (digest, error) {
-	n := len(l.msgs)
-	if n == 0 {
+	return l.chain(l.len())
+}
+
+// chainAt returns the chain digest of the first i messages, and whether it is known.
+func (l messageLog) chainAt(i int) (digest, bool) {
+	c, err := l.chain(i)
+	return c, err == nil
+}
+
+// chain returns the chain digest of the first i messages of the conversation, for
+// l.first() <= i <= l.len(), computing those of the messages up to i not computed yet.
+func (l messageLog) chain(i int) (digest, error) {
+	first := l.first()
+	switch {
+	case i == 0:
 		return digest{}, nil
+	case i < first || i > l.len():
+		return digest{}, fmt.Errorf("no chain digest of the first %d messages of a session that holds messages [%d, %d)", i, first, l.len())
+	case l.b.prefix.unknown:
+		return digest{}, prefixPath(fmt.Sprintf("messages[:%d]", first), errUnknownPrefix)
+	case i == first:
+		return l.b.prefix.chain, nil
 	}
+	n := i - first // the slots to digest
 	d := l.b.digests.Load()
 	if d == nil {
 		l.b.digests.CompareAndSwap(nil, new(digestList))
@@ -81,14 +105,16 @@ func (l messageLog) digest() (digest, error) {
 	// Each step hashes the previous digest and a message's JSON, written after it in one
 	// buffer.
 	buf := make([]byte, sha256.Size, 512)
-	if i := len(d.list); i > 0 {
-		copy(buf, d.list[i-1][:])
+	if k := len(d.list); k > 0 {
+		copy(buf, d.list[k-1][:])
+	} else {
+		copy(buf, l.b.prefix.chain[:])
 	}
-	for i := len(d.list); i < n; i++ {
-		// Slot i is one that l sees: written before l existed, and never again.
+	for k := len(d.list); k < n; k++ {
+		// Slot k is one that l sees: written before l existed, and never again.
 		var err error
-		if buf, err = l.msgs[i].appendJSON(buf[:sha256.Size]); err != nil {
-			return digest{}, prefixPath(fmt.Sprintf("messages[%d]", i), err)
+		if buf, err = l.msgs[k].appendJSON(buf[:sha256.Size]); err != nil {
+			return digest{}, prefixPath(fmt.Sprintf("messages[%d]", first+k), err)
 		}
 		sum := sha256.Sum256(buf)
 		d.list = append(d.list, sum)
@@ -107,4 +133,17 @@ func (d *digestList) upTo(n int) *digestList {
 		return nil
 	}
 	return &digestList{list: append(make([]digest, 0, k+k/4), d.list[:k]...)}
+}
+
+// ChainDigest returns the chain digest of the session's first i messages, cᵢ in the
+// construction of Digest, for FirstIndex() <= i <= Len(). A store keeps it beside each
+// message, so that it can later give the last messages alone as a session whose digest
+// is the whole session's (see PrecededBy). Like Digest, it costs the messages whose
+// digest was not computed yet, and fails for a message with no JSON encoding.
+func (s Session) ChainDigest(i int) ([sha256.Size]byte, error) {
+	c, err := s.messages.chain(i)
+	if err != nil {
+		return digest{}, fmt.Errorf("session: %w", err)
+	}
+	return c, nil
 }

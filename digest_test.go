@@ -19,6 +19,12 @@ import (
 // small sets, so that different changes often write the same bytes, and the strings
 // hold invalid UTF-8 now and then.
 func randomChange(r *rand.Rand, s session.Session) session.Session {
+	return randomChangeFrom(r, s, 0)
+}
+
+// randomChangeFrom is randomChange, with Truncate to floor messages at least: what a
+// partial session whose first message is floor supports.
+func randomChangeFrom(r *rand.Rand, s session.Session, floor int) session.Session {
 	texts := []string{"hi", "hi", "caf\xc3", "\xff", "\xfe", "ok\ufffd"}
 	text := func() string { return texts[r.IntN(len(texts))] }
 	at := time.Unix(int64(r.IntN(3)), 0)
@@ -29,7 +35,7 @@ func randomChange(r *rand.Rand, s session.Session) session.Session {
 		return s.AddMessage("assistant", text(), session.WithTimestamp(at),
 			session.WithUsage(session.TokenUsage{InputTokens: r.IntN(2)}), session.WithExtra(text(), text()))
 	case 4:
-		return s.Truncate(r.IntN(s.Len() + 1))
+		return s.Truncate(floor + r.IntN(s.Len()-floor+1))
 	case 5:
 		return s.SetName(text())
 	case 6:

@@ -17,6 +17,9 @@ var (
 
 // appendJSON appends the JSON encoding of s to b, with every object's keys sorted.
 func (s Session) appendJSON(b []byte) ([]byte, error) {
+	if err := s.partialError(); err != nil && s.id != "" {
+		return b, err
+	}
 	return s.appendObject(b, sessionKeys)
 }
 
@@ -98,7 +101,7 @@ func (s Session) appendMessages(b []byte) ([]byte, error) {
 		}
 		var err error
 		if b, err = msgs[i].appendJSONOfDay(b, &dates); err != nil {
-			return b, prefixPath(fmt.Sprintf("[%d]", i), err)
+			return b, prefixPath(fmt.Sprintf("[%d]", s.messages.first()+i), err)
 		}
 	}
 	return append(b, ']'), nil

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -353,4 +354,26 @@ func ExampleSession_embedding() {
 	// false
 	// true
 	// ann true
+}
+
+// A partial session holds the end of a long conversation: it adds, windows and digests as
+// the whole session does, and refuses to be written whole.
+func ExampleSession_Recent() {
+	s := session.New("openai")
+	for i := range 1000 {
+		s = s.AddMessage("user", fmt.Sprint("message ", i))
+	}
+	recent := s.Recent(2).AddMessage("assistant", "an answer")
+	whole := s.AddMessage("assistant", "another answer")
+
+	fmt.Println(recent.Len(), recent.FirstIndex(), len(recent.GetMessages(0)))
+	fmt.Println(recent.MessageAt(999).Content)
+	fmt.Println(recent.CommonPrefixLen(whole))
+	_, err := recent.ToJSON()
+	fmt.Println(errors.Is(err, session.ErrPartial))
+	// Output:
+	// 1001 998 3
+	// message 999
+	// 1000
+	// true
 }

@@ -269,6 +269,8 @@ func withOptions(m Message, opts []MessageOption) Message {
 //
 // ExLLM's documentation says "most recent first if limited", but its code and its tests
 // return the last messages oldest first, as this does.
+//
+// A partial session (see FirstIndex) gives the last limit messages of those it holds.
 func (s Session) GetMessages(limit int) []Message {
 	msgs := s.messages.view()
 	if limit > 0 && limit < len(msgs) {
@@ -282,9 +284,14 @@ func (s Session) GetMessages(limit int) []Message {
 }
 
 // MessageAt returns a copy of message i of s, oldest first, in constant time. It panics
-// if i is out of range, as indexing a slice does.
+// if i is out of range, as indexing a slice does, or, in a partial session (see
+// FirstIndex), if s does not hold message i.
 func (s Session) MessageAt(i int) Message {
-	return s.messages.view()[i].clone()
+	first := s.messages.first()
+	if i < first && i >= 0 {
+		panic(fmt.Sprintf("session: MessageAt(%d) of a partial session that holds messages [%d, %d)", i, first, s.messages.len()))
+	}
+	return s.messages.view()[i-first].clone()
 }
 
 // LastMessage returns a copy of the last message of s, and false if s has none.
@@ -298,12 +305,13 @@ func (s Session) LastMessage() (Message, bool) {
 
 // Backward returns an iterator over the messages of s from the newest, with their
 // indexes, each a copy made as the loop reaches it: searching back from the end costs
-// what the loop reads, not the length of the session.
+// what the loop reads, not the length of the session. A partial session (see FirstIndex)
+// gives the messages it holds, with their indexes in the conversation.
 func (s Session) Backward() iter.Seq2[int, Message] {
-	msgs := s.messages.view()
+	msgs, first := s.messages.view(), s.messages.first()
 	return func(yield func(int, Message) bool) {
 		for i := len(msgs) - 1; i >= 0; i-- {
-			if !yield(i, msgs[i].clone()) {
+			if !yield(first+i, msgs[i].clone()) {
 				return
 			}
 		}
@@ -361,7 +369,7 @@ func normalized(m Message) Message {
 }
 
 // Messages returns an iterator over the messages of s, oldest first, each a copy, made
-// as the loop reaches it.
+// as the loop reaches it; over those it holds, for a partial session (see FirstIndex).
 func (s Session) Messages() iter.Seq[Message] {
 	msgs := s.messages.view()
 	return func(yield func(Message) bool) {

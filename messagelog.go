@@ -23,9 +23,15 @@ import (
 // messages at the same index with the same origin are copies of one slot, and the
 // messages before them are copies of the same slots too: a log's origins at index k
 // identify its whole prefix up to k. CommonPrefixLen relies on that.
+//
+// A log may hold only the last messages of a conversation (see Session.FirstIndex): its
+// backing's prefix tells how many messages come before its first slot, and their chain
+// digest (see Session.Digest), which stands for them where the log is compared or
+// digested. Every backing copied from it has the same prefix, so that slot i is message
+// prefix.n+i in every log that shares a lineage.
 type messageLog struct {
 	msgs []Message
-	b    *backing // nil when msgs is nil
+	b    *backing // nil when the log is empty and whole
 }
 
 // backing is what the sessions sharing one backing array share besides it.
@@ -39,6 +45,16 @@ type backing struct {
 	runs    []originRun
 	own     [1]originRun               // runs, for a backing that copied no slots
 	digests atomic.Pointer[digestList] // nil until a digest of the array's messages is asked for
+	prefix  prefix                     // the messages before slot 0, not held
+}
+
+// prefix stands for the first n messages of a conversation, which a log does not hold:
+// their chain digest, or, when unknown is set, nothing (a partial session truncated
+// before its first message), which makes the log impossible to digest or encode.
+type prefix struct {
+	n       int
+	chain   digest
+	unknown bool
 }
 
 type originRun struct {
@@ -53,6 +69,9 @@ var backings atomic.Uint64
 // which the first copied are copies of from's slots.
 func newBacking(claimed, copied int, from *backing) *backing {
 	b := &backing{serial: backings.Add(1)}
+	if from != nil {
+		b.prefix = from.prefix
+	}
 	b.claimed.Store(int64(claimed))
 	own := originRun{start: copied, serial: b.serial}
 	if copied == 0 {
@@ -71,9 +90,20 @@ func (b *backing) origin(i int) uint64 {
 	return b.runs[k-1].serial
 }
 
-func (l messageLog) len() int { return len(l.msgs) }
+// len returns the length of the conversation, the messages before the log's first
+// included.
+func (l messageLog) len() int { return l.first() + len(l.msgs) }
 
-// view returns the messages of the log. The caller must not modify or append to it.
+// first returns the index of the log's first message, the number of messages before it
+// that it does not hold.
+func (l messageLog) first() int {
+	if l.b == nil {
+		return 0
+	}
+	return l.b.prefix.n
+}
+
+// view returns the messages the log holds. The caller must not modify or append to it.
 func (l messageLog) view() []Message { return l.msgs }
 
 // append returns l with m appended.
@@ -96,13 +126,29 @@ func (l messageLog) append(m Message) messageLog {
 }
 
 // truncate returns the log of the first n messages of l, 0 <= n <= l.len(), sharing
-// its array: claimed is at least l.len() > n, so no append to the result can claim a slot
-// that l sees.
+// its array: claimed is at least len(l.msgs) > n-l.first(), so no append to the result
+// can claim a slot that l sees. Cut before the messages l holds, the result holds none
+// and knows nothing of the n before.
 func (l messageLog) truncate(n int) messageLog {
-	if n == 0 {
+	first := l.first()
+	switch {
+	case n == 0:
 		return messageLog{}
+	case n < first:
+		return partialLog(prefix{n: n, unknown: true}, nil)
 	}
-	return messageLog{msgs: l.msgs[:n], b: l.b}
+	return messageLog{msgs: l.msgs[:n-first], b: l.b}
+}
+
+// partialLog returns a log holding msgs, which the caller gives up, after the messages
+// p stands for.
+func partialLog(p prefix, msgs []Message) messageLog {
+	if p.n == 0 {
+		return newMessageLog(msgs)
+	}
+	b := newBacking(len(msgs), 0, nil)
+	b.prefix = p
+	return messageLog{msgs: msgs, b: b}
 }
 
 // newMessageLog returns a log holding msgs, which the caller gives up, as messages first
@@ -117,8 +163,48 @@ func newMessageLog(msgs []Message) messageLog {
 // commonPrefix returns how many leading messages l and o have in common. The messages
 // that are copies of the same slots are found by their origins (see messageLog), in
 // time logarithmic in their number and whatever the branches the logs came through;
-// the messages after them are compared with Message.Equal.
+// the messages after them are compared with Message.Equal. Messages that one of the
+// logs does not hold are compared by their chain digest; where that does not show them
+// alike, the result is 0, a lower bound.
 func (l messageLog) commonPrefix(o messageLog) int {
+	lf, of := l.first(), o.first()
+	if lf == 0 && of == 0 {
+		return l.commonHeld(o)
+	}
+	f := max(lf, of)
+	if f > min(l.len(), o.len()) {
+		return 0
+	}
+	lc, lok := l.chainAt(f)
+	oc, ook := o.chainAt(f)
+	if !lok || !ook || lc != oc {
+		return 0
+	}
+	if lf == of {
+		return f + l.commonHeld(o)
+	}
+	lm, om := l.msgs[f-lf:], o.msgs[f-of:]
+	k := 0
+	for k < min(len(lm), len(om)) && lm[k].Equal(om[k]) {
+		k++
+	}
+	return f + k
+}
+
+// equal reports whether l and o hold the same conversation.
+func (l messageLog) equal(o messageLog) bool {
+	switch {
+	case l.len() != o.len():
+		return false
+	case l.b == o.b && l.b != nil && l.b.prefix.unknown:
+		return true // the same view of one backing: unknown, but the same messages
+	}
+	return l.commonPrefix(o) == l.len()
+}
+
+// commonHeld returns how many leading messages l and o hold in common, for logs with one
+// first index.
+func (l messageLog) commonHeld(o messageLog) int {
 	n := min(len(l.msgs), len(o.msgs))
 	same := func(i int) bool { return l.b.origin(i) == o.b.origin(i) }
 	known := 0

@@ -13,7 +13,6 @@ package session
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -129,7 +128,9 @@ func (s Session) IsZero() bool { return s.id == "" }
 
 // Err returns the error that ToJSON would report for s, naming the field: a value given
 // to SetContext, WithExtra, WithParts or AppendMessages that has no JSON encoding, or
-// the zero Session. It returns nil when s can be encoded. It takes time in proportion
+// the zero Session. It returns nil when s can be encoded, or, for a partial session
+// (see FirstIndex), which ToJSON does not encode whole, when its header and every message
+// it holds can be. It takes time in proportion
 // to the messages, so that a caller can learn of a bad value where it adds it, rather
 // than at a save far from the cause.
 func (s Session) Err() error {
@@ -141,7 +142,7 @@ func (s Session) Err() error {
 	}
 	for i, m := range s.messages.view() {
 		if err := m.err(); err != nil {
-			return fmt.Errorf("session: %w", prefixPath(fmt.Sprintf("messages[%d]", i), err))
+			return fmt.Errorf("session: %w", prefixPath(fmt.Sprintf("messages[%d]", s.messages.first()+i), err))
 		}
 	}
 	return nil
@@ -178,7 +179,8 @@ func (s Session) Context() map[string]any {
 // WithUsage.
 func (s Session) TokenUsage() TokenUsage { return s.usage }
 
-// Len returns the number of messages in the session.
+// Len returns the number of messages in the session; for a partial session (see
+// FirstIndex), in its whole conversation, those it does not hold included.
 func (s Session) Len() int { return s.messages.len() }
 
 // SetContext returns s with its whole context replaced by values, as
@@ -217,6 +219,10 @@ func (s Session) ClearMessages() Session {
 // storage with s as AddMessage does: adding messages to either never changes the other.
 // The token usage is kept.
 //
+// A partial session (see FirstIndex) truncated before the first message it holds, to
+// n > 0, holds no messages and knows nothing of the n before: it can no longer be
+// digested, encoded or committed. Truncate(0) gives a whole session, as ClearMessages.
+//
 // Truncate does not look at tool calls: cutting between an assistant message with
 // tool_calls and its results leaves a call without results, which Window never sends.
 func (s Session) Truncate(n int) Session {
@@ -238,13 +244,17 @@ func (s Session) Equal(t Session) bool {
 		s.usageKept().equal(t.usageKept()) &&
 		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) &&
 		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage) &&
-		slices.EqualFunc(s.messages.view(), t.messages.view(), Message.Equal)
+		s.messages.equal(t.messages)
 }
 
 // CommonPrefixLen returns how many leading messages s and t have in common, compared with
 // Message.Equal. Where one session was made from the other by AddMessage, Truncate and
 // the other operations, it knows the messages they share without comparing them, so it
 // takes about constant time; a store uses it to write only what a turn added.
+//
+// Messages that a partial session (see FirstIndex) does not hold are compared by their
+// chain digest (see ChainDigest), computed for the messages the other session holds
+// there; where that cannot show them alike, the result is 0, a lower bound.
 func (s Session) CommonPrefixLen(t Session) int {
 	return s.messages.commonPrefix(t.messages)
 }

@@ -69,7 +69,7 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 
 	system := 0 // the leading system messages kept, msgs[:system]
 	used := 0
-	if cfg.keepSystem {
+	if cfg.keepSystem && s.messages.first() == 0 {
 		for system < len(msgs) && msgs[system].Role == "system" {
 			c := measure(msgs[system])
 			if c > budget-used {

@@ -1,0 +1,211 @@
+package session_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/exllm-go/session"
+)
+
+// TestRecentIsTheWholeSessionsEnd checks what a partial session from Recent keeps of the
+// whole one: its length, header, digest and last messages, Equal both ways.
+func TestRecentIsTheWholeSessionsEnd(t *testing.T) {
+	for seed := range uint64(40) {
+		whole := randomSession(seed)
+		n := int(seed % 7)
+		part := whole.Recent(n)
+		first := max(whole.Len()-n, 0)
+		require.Equal(t, whole.Len(), part.Len(), "seed %d", seed)
+		require.Equal(t, first, part.FirstIndex(), "seed %d", seed)
+		assert.Equal(t, whole.GetMessages(0)[first:], part.GetMessages(0), "seed %d", seed)
+		assert.True(t, part.Equal(whole) && whole.Equal(part), "seed %d", seed)
+		assert.Equal(t, whole.Len(), part.CommonPrefixLen(whole), "seed %d", seed)
+		wd, err := whole.Digest()
+		require.NoError(t, err)
+		pd, err := part.Digest()
+		require.NoError(t, err, "seed %d", seed)
+		assert.Equal(t, wd, pd, "seed %d", seed)
+		wh, _ := whole.HeaderJSON()
+		ph, err := part.HeaderJSON()
+		require.NoError(t, err)
+		assert.Equal(t, string(wh), string(ph))
+		for i, m := range part.Backward() {
+			assert.True(t, whole.MessageAt(i).Equal(m), "seed %d message %d", seed, i)
+			assert.True(t, part.MessageAt(i).Equal(m))
+		}
+		if first == 0 {
+			assert.Equal(t, 0, part.FirstIndex())
+			continue
+		}
+		assert.Panics(t, func() { part.MessageAt(first - 1) })
+	}
+}
+
+// TestPartialSessionsAreNotWrittenWhole checks that every whole encoding of a partial
+// session fails, naming the messages it lacks, and writes no file.
+func TestPartialSessionsAreNotWrittenWhole(t *testing.T) {
+	s := grow(session.New("openai"), "m", 10).Recent(4)
+	_, err := s.ToJSON()
+	require.ErrorIs(t, err, session.ErrPartial)
+	assert.Contains(t, err.Error(), "session: messages[0:6]: not held")
+	_, err = json.Marshal(s)
+	assert.ErrorIs(t, err, session.ErrPartial)
+	_, err = s.AppendJSON(nil)
+	assert.ErrorIs(t, err, session.ErrPartial)
+	path := filepath.Join(t.TempDir(), "s.json")
+	err = s.SaveToFile(path)
+	require.ErrorIs(t, err, session.ErrPartial)
+	assert.Contains(t, err.Error(), path)
+	assert.NoFileExists(t, path)
+	assert.NoError(t, s.Err(), "its header and messages can be encoded")
+	_, err = s.HeaderJSON()
+	assert.NoError(t, err)
+
+	cleared := s.ClearMessages()
+	assert.Equal(t, 0, cleared.FirstIndex())
+	_, err = cleared.ToJSON()
+	assert.NoError(t, err, "ClearMessages makes it whole")
+}
+
+// TestTruncateBeforeThePartIsKnownToBeLost checks that a partial session cut before its
+// first message cannot be digested or encoded, and is still Equal to itself only.
+func TestTruncateBeforeThePartIsKnownToBeLost(t *testing.T) {
+	whole := grow(session.New("openai"), "m", 10)
+	part := whole.Recent(4)
+	cut := part.Truncate(3)
+	assert.Equal(t, 3, cut.Len())
+	assert.Equal(t, 3, cut.FirstIndex())
+	_, err := cut.Digest()
+	require.ErrorIs(t, err, session.ErrPartial)
+	assert.Contains(t, err.Error(), "truncated before")
+	_, err = cut.ToJSON()
+	assert.ErrorIs(t, err, session.ErrPartial)
+	assert.True(t, cut.Equal(cut))
+	assert.False(t, cut.Equal(whole.Truncate(3)), "what it lost cannot be shown alike")
+	assert.Equal(t, 0, cut.CommonPrefixLen(whole))
+
+	within := part.Truncate(7)
+	assert.Equal(t, 7, within.CommonPrefixLen(whole.Truncate(7)))
+	assert.Equal(t, 0, part.Truncate(0).FirstIndex())
+}
+
+// TestPrecededByRebuildsTheEnd builds a partial session as a store does, from the header
+// and the last messages' JSON and the chain digest before them, and checks it against
+// the whole session and against a tampered chain.
+func TestPrecededByRebuildsTheEnd(t *testing.T) {
+	for seed := range uint64(30) {
+		whole := randomSession(seed)
+		first := whole.Len() / 2
+		chain, err := whole.ChainDigest(first)
+		require.NoError(t, err)
+		tail := whole.GetMessages(whole.Len() - first)
+		header, err := whole.HeaderJSON()
+		require.NoError(t, err)
+		var doc map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(header, &doc))
+		bodies, err := json.Marshal(tail)
+		require.NoError(t, err)
+		doc["messages"] = bodies
+		data, err := json.Marshal(doc)
+		require.NoError(t, err)
+		loaded, err := session.FromJSON(data)
+		require.NoError(t, err)
+
+		part := loaded.PrecededBy(first, chain)
+		assert.True(t, part.Equal(whole), "seed %d", seed)
+		wd, _ := whole.Digest()
+		pd, err := part.Digest()
+		require.NoError(t, err)
+		assert.Equal(t, wd, pd, "seed %d", seed)
+		for i := first; i <= whole.Len(); i++ {
+			wc, _ := whole.ChainDigest(i)
+			pc, err := part.ChainDigest(i)
+			require.NoError(t, err)
+			assert.Equal(t, wc, pc, "seed %d chain %d", seed, i)
+		}
+		if first > 1 {
+			_, err := part.ChainDigest(first - 1)
+			assert.Error(t, err)
+		}
+		if first > 0 {
+			chain[0] ^= 1
+			forged := loaded.PrecededBy(first, chain)
+			fd, _ := forged.Digest()
+			assert.NotEqual(t, wd, fd, "another chain is another session")
+			assert.False(t, forged.Equal(whole))
+		}
+	}
+}
+
+// TestPartialSessionsChangeAsWholeOnes applies the same random changes to a whole
+// session and to partial ones of it, and checks after each that they stay Equal, with
+// the same digest, length, held messages, and windows where the whole one's lies in
+// what the partial one holds.
+func TestPartialSessionsChangeAsWholeOnes(t *testing.T) {
+	// Updated far in the future, a session's every change is 1us later, whatever the
+	// clock: the two sessions changed alike stay alike.
+	future, err := session.FromJSON([]byte(`{"id": "s", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2999-01-01T00:00:00Z"}`))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(7, 8))
+	for run := range 200 {
+		whole := future
+		for range r.IntN(30) {
+			whole = randomChange(r, whole)
+		}
+		part := whole.Recent(r.IntN(6))
+		for step := range 30 {
+			seed := r.Uint64()
+			floor := part.FirstIndex()
+			whole = randomChangeFrom(rand.New(rand.NewPCG(seed, 1)), whole, floor)
+			part = randomChangeFrom(rand.New(rand.NewPCG(seed, 1)), part, floor)
+			if part.Len() < part.FirstIndex() || whole.Len() != part.Len() {
+				t.Fatalf("run %d step %d: lengths %d and %d", run, step, whole.Len(), part.Len())
+			}
+			if !part.Equal(whole) {
+				wh, _ := whole.HeaderJSON()
+				ph, _ := part.HeaderJSON()
+				t.Fatalf("run %d step %d: not Equal: %d messages from %d, %d in common\n%s\n%s", run, step, part.Len(), part.FirstIndex(), whole.CommonPrefixLen(part), wh, ph)
+			}
+			require.Equal(t, whole.Len(), whole.CommonPrefixLen(part))
+			wd, err := whole.Digest()
+			require.NoError(t, err)
+			pd, err := part.Digest()
+			require.NoError(t, err)
+			require.Equal(t, wd, pd, "run %d step %d", run, step)
+			held := part.Len() - part.FirstIndex()
+			if held == 0 {
+				require.Empty(t, part.GetMessages(0))
+				continue
+			}
+			require.Equal(t, whole.GetMessages(held), part.GetMessages(0))
+			budget := r.IntN(40)
+			w := whole.Window(budget, nil)
+			if len(w) == 0 || len(w) <= held && w[0].Equal(part.MessageAt(whole.Len()-len(w))) {
+				assert.Equal(t, w, part.Window(budget, nil), "run %d step %d", run, step)
+			}
+		}
+	}
+}
+
+// TestPartialSessionsAreEncodedWhenWhole checks that errors name conversation indexes.
+func TestPartialErrorsNameConversationIndexes(t *testing.T) {
+	s := grow(session.New("openai"), "m", 10).Recent(2)
+	s = s.AddMessage("user", "x", session.WithExtra("bad", func() {}))
+	require.ErrorContains(t, s.Err(), "messages[10].bad")
+	_, err := s.Digest()
+	assert.ErrorContains(t, err, "messages[10].bad")
+	_, err = s.ChainDigest(11)
+	assert.ErrorContains(t, err, "messages[10].bad")
+	_, err = s.ChainDigest(12)
+	assert.Error(t, err)
+	c, err := s.ChainDigest(10)
+	assert.NoError(t, err)
+	assert.NotEqual(t, [32]byte{}, c)
+	assert.False(t, errors.Is(s.Err(), session.ErrPartial))
+}
