@@ -66,15 +66,12 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 		return errors.New("next is not a change of base: its UpdatedAt is not later")
 	}
 	keep := next.CommonPrefixLen(base) // messages of base that next keeps as they are
-	var bodies [][]byte
-	if n := next.Len() - keep; n > 0 {
-		for i, m := range next.GetMessages(n) {
-			body, err := m.MarshalJSON()
-			if err != nil {
-				return fmt.Errorf("message %d: %w", keep+i, err)
-			}
-			bodies = append(bodies, body)
-		}
+	if keep < next.FirstIndex() {
+		return fmt.Errorf("next is a partial session that does not hold messages [%d, %d) it changes: load the session whole to change them", keep, next.FirstIndex())
+	}
+	rows, err := newRows(next, keep)
+	if err != nil {
+		return err
 	}
 	nextVersion, err := versionOf(next)
 	if err != nil {
@@ -116,7 +113,7 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 				return err
 			}
 		}
-		if err := st.insertMessages(ctx, tx, next.ID(), keep, bodies); err != nil {
+		if err := st.insertMessages(ctx, tx, next.ID(), keep, rows); err != nil {
 			return err
 		}
 		return st.record(ctx, tx, next.ID(), revision, nextVersion)
@@ -172,22 +169,49 @@ func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next string,
 
 // maxRowsPerInsert keeps an INSERT's parameters well under SQLite's and PostgreSQL's
 // limits.
-const maxRowsPerInsert = 500
+const maxRowsPerInsert = 250
 
-// insertMessages inserts bodies as the messages from seq first on.
-func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, first int, bodies [][]byte) error {
-	for len(bodies) > 0 {
-		batch := bodies[:min(len(bodies), maxRowsPerInsert)]
-		bodies = bodies[len(batch):]
+// messageRow is what a message's row holds besides its session and place.
+type messageRow struct {
+	body  string
+	chain digest
+}
+
+// newRows returns the rows of the messages of s from index first on.
+func newRows(s session.Session, first int) ([]messageRow, error) {
+	n := s.Len() - first
+	if n <= 0 {
+		return nil, nil
+	}
+	rows := make([]messageRow, 0, n)
+	for i, m := range s.GetMessages(n) {
+		body, err := m.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", first+i, err)
+		}
+		chain, err := s.ChainDigest(first + i + 1)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, messageRow{string(body), chain})
+	}
+	return rows, nil
+}
+
+// insertMessages inserts rows as the messages from seq first on.
+func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, first int, rows []messageRow) error {
+	for len(rows) > 0 {
+		batch := rows[:min(len(rows), maxRowsPerInsert)]
+		rows = rows[len(batch):]
 		var q strings.Builder
-		q.WriteString("INSERT INTO sqlstore_messages (session_id, seq, body) VALUES ")
-		args := make([]any, 0, 3*len(batch))
-		for i, body := range batch {
+		q.WriteString("INSERT INTO sqlstore_messages (session_id, seq, body, chain) VALUES ")
+		args := make([]any, 0, 4*len(batch))
+		for i, row := range batch {
 			if i > 0 {
 				q.WriteString(",")
 			}
-			q.WriteString("(?,?,?)")
-			args = append(args, id, first, string(body))
+			q.WriteString("(?,?,?,?)")
+			args = append(args, id, first, row.body, row.chain[:])
 			first++
 		}
 		if _, err := tx.ExecContext(ctx, st.dialect.rebind(q.String()), args...); err != nil {

@@ -50,6 +50,24 @@ func writeTurns(st *sqlstore.Store, id, writer string, turns int) (conflicts int
 	return conflicts, nil
 }
 
+// updateTurns adds turns as writeTurns does, each through Update with the last 4
+// messages loaded, counting the calls of the change beyond one per turn as conflicts.
+func updateTurns(st *sqlstore.Store, id, writer string, turns int) (conflicts int, err error) {
+	for turn := range turns {
+		tag := fmt.Sprintf("%s/%d", writer, turn)
+		calls := 0
+		_, err := st.Update(ctx, id, func(s session.Session) (session.Session, error) {
+			calls++
+			return s.AddMessage("user", tag).AddMessage("assistant", tag), nil
+		}, sqlstore.Recent(4))
+		conflicts += max(calls-1, 0)
+		if err != nil {
+			return conflicts, err
+		}
+	}
+	return conflicts, nil
+}
+
 // checkTurns checks that the session holds exactly the turns of the writers, each
 // turn's pair adjacent, none twice, each writer's in order.
 func checkTurns(t *testing.T, s session.Session, writers []string, turns int) {
@@ -106,6 +124,7 @@ const (
 	childID     = "SQLSTORE_TEST_SESSION"
 	childWriter = "SQLSTORE_TEST_WRITER"
 	childTurns  = "SQLSTORE_TEST_TURNS" // "forever" for the crash test
+	childUpdate = "SQLSTORE_TEST_UPDATE" // "1": each turn through Update, loading 4 messages
 )
 
 // TestWriterChild is a child of TestConcurrentProcesses and TestCommitSurvivesKill.
@@ -127,16 +146,20 @@ func TestWriterChild(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv(childTurns)); err == nil {
 		turns = n
 	}
-	if _, err := writeTurns(st, os.Getenv(childID), os.Getenv(childWriter), turns); err != nil {
+	write := writeTurns
+	if os.Getenv(childUpdate) == "1" {
+		write = updateTurns
+	}
+	if _, err := write(st, os.Getenv(childID), os.Getenv(childWriter), turns); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}
 }
 
-func startChild(t *testing.T, b backend, dsn, id, writer, turns string) (*exec.Cmd, *bytes.Buffer) {
+func startChild(t *testing.T, b backend, dsn, id, writer, turns string, env ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWriterChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childDriver+"="+b.driver, childDSN+"="+dsn, childID+"="+id,
-		childWriter+"="+writer, childTurns+"="+turns)
+	cmd.Env = append(append(os.Environ(), childDriver+"="+b.driver, childDSN+"="+dsn, childID+"="+id,
+		childWriter+"="+writer, childTurns+"="+turns), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())

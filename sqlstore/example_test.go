@@ -146,3 +146,72 @@ func ExampleStore_ForOwner() {
 	// page 3 [chat 0]
 	// true
 }
+
+// A stateless server reads only the end of a long conversation for a turn: the window it
+// sends, and the base of the commit. The turn costs the same at any length.
+func ExampleStore_LoadRecent() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+	s := session.New("openai")
+	for i := range 1000 {
+		s = s.AddMessage("user", fmt.Sprint("question ", i)).AddMessage("assistant", fmt.Sprint("answer ", i))
+	}
+	if err := st.Commit(ctx, session.Session{}, s); err != nil {
+		log.Fatal(err)
+	}
+
+	recent, err := st.LoadRecent(ctx, s.ID(), 40)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(recent.Len(), recent.FirstIndex(), len(recent.Window(100, nil)))
+	next := recent.AddMessage("user", "And now?").AddMessage("assistant", "Now this.")
+	if err := st.Commit(ctx, recent, next); err != nil {
+		log.Fatal(err)
+	}
+	whole, err := st.Load(ctx, s.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	last, _ := whole.LastMessage()
+	fmt.Println(whole.Len(), last.Content)
+	// Output:
+	// 2000 1960 11
+	// 2002 Now this.
+}
+
+// With Recent, Update loads only the last messages; with RebaseAppends, a turn that lost
+// the race to another writer's turn is appended after it, without asking the model
+// again.
+func ExampleStore_Update_recent() {
+	st, done := openExample()
+	defer done()
+	ctx := context.Background()
+	s := session.New("openai").AddMessage("user", "Hello")
+	if err := st.Commit(ctx, session.Session{}, s); err != nil {
+		log.Fatal(err)
+	}
+	asked := 0
+	updated, err := st.Update(ctx, s.ID(), func(cur session.Session) (session.Session, error) {
+		asked++
+		if asked == 1 { // another replica answers first, this once
+			if err := st.Commit(ctx, cur, cur.AddMessage("assistant", "Hi from elsewhere")); err != nil {
+				return cur, err
+			}
+		}
+		return cur.AddMessage("assistant", "Hi"), nil
+	}, sqlstore.Recent(10), sqlstore.RebaseAppends())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for m := range updated.Messages() {
+		fmt.Println(m.Role, m.Content)
+	}
+	fmt.Println("the model was asked", asked, "time")
+	// Output:
+	// user Hello
+	// assistant Hi from elsewhere
+	// assistant Hi
+	// the model was asked 1 time
+}

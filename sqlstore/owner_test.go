@@ -28,6 +28,8 @@ func TestForOwner(t *testing.T) {
 		for _, view := range []*sqlstore.Store{bob, st.ForOwner("")} {
 			_, err := view.Load(ctx, a.ID())
 			assert.ErrorIs(t, err, sqlstore.ErrNotFound)
+			_, err = view.LoadRecent(ctx, a.ID(), 1)
+			assert.ErrorIs(t, err, sqlstore.ErrNotFound)
 			_, err = view.Info(ctx, a.ID())
 			assert.ErrorIs(t, err, sqlstore.ErrNotFound)
 			_, err = view.Messages(ctx, a.ID(), 0, 10)

@@ -297,19 +297,19 @@ func TestSchemaVersions(t *testing.T) {
 			_, db := open(t, b.driver, dsn)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 4, version)
+			assert.Equal(t, 5, version)
 
 			_, err := sqlstore.Open(ctx, db)
 			assert.NoError(t, err, "opening again changes nothing")
 
 			for _, tt := range []struct{ set, want string }{
-				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (4)"},
+				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (5)"},
 				{"UPDATE sqlstore_schema SET version = -1", "sqlstore_schema holds version -1, not a version"},
-				{"INSERT INTO sqlstore_schema (version) VALUES (4)", "sqlstore_schema holds 2 rows, not one"},
+				{"INSERT INTO sqlstore_schema (version) VALUES (5)", "sqlstore_schema holds 2 rows, not one"},
 			} {
 				_, err = db.Exec("DELETE FROM sqlstore_schema")
 				require.NoError(t, err)
-				_, err = db.Exec("INSERT INTO sqlstore_schema (version) VALUES (4)")
+				_, err = db.Exec("INSERT INTO sqlstore_schema (version) VALUES (5)")
 				require.NoError(t, err)
 				_, err = db.Exec(tt.set)
 				require.NoError(t, err)
@@ -324,7 +324,8 @@ func TestSchemaVersions(t *testing.T) {
 
 // TestMigration stores a session as version 2 of the schema held it (a version that
 // covered its last message only), and opens the store: the migration to version 3
-// computes the session's version again, and the session loads and takes commits.
+// computes the session's version again, the one to version 5 records the chain digests
+// of its messages, and the session loads, whole and recent, and takes commits.
 func TestMigration(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -340,10 +341,14 @@ func TestMigration(t *testing.T) {
 			require.NoError(t, err)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 4, version)
+			assert.Equal(t, 5, version)
 			loaded, err := st.Load(ctx, s.ID())
 			require.NoError(t, err)
 			assert.True(t, loaded.Equal(s), "what version 2 stored loads")
+			recent, err := st.LoadRecent(ctx, s.ID(), 1)
+			require.NoError(t, err)
+			assert.Equal(t, 1, recent.FirstIndex())
+			assert.True(t, recent.Equal(s), "the migration recorded the chain digests")
 			next := loaded.AddMessage("user", "after the migration")
 			require.NoError(t, st.Commit(ctx, loaded, next))
 			loaded, err = st.Load(ctx, s.ID())
