@@ -123,7 +123,7 @@ const (
 	childDSN    = "SQLSTORE_TEST_DSN"
 	childID     = "SQLSTORE_TEST_SESSION"
 	childWriter = "SQLSTORE_TEST_WRITER"
-	childTurns  = "SQLSTORE_TEST_TURNS" // "forever" for the crash test
+	childTurns  = "SQLSTORE_TEST_TURNS"  // "forever" for the crash test
 	childUpdate = "SQLSTORE_TEST_UPDATE" // "1": each turn through Update, loading 4 messages
 )
 
