@@ -19,7 +19,9 @@ import (
 //
 // with SQLSTORE_POSTGRES_DSN set to add PostgreSQL: a commit of one turn to a long and
 // to a short session, that commit beside SaveToFile of the same long session, Load beside
-// LoadFromFile, and a page of List among many sessions.
+// LoadFromFile, a page of List among many sessions, a stateless turn (LoadRecent,
+// Window, Commit) on a long and a short session, and a page of one owner's sessions
+// among 100,000 of other owners' and alone.
 
 // conversation returns a session of n messages of about 300 bytes each.
 func conversation(n int) session.Session {
@@ -162,6 +164,100 @@ func BenchmarkList(b *testing.B) {
 				for b.Loop() {
 					got := 0
 					for _, err := range st.List(ctx, sqlstore.ListOptions{Limit: 50, After: page.after}) {
+						if err != nil {
+							b.Fatal(err)
+						}
+						got++
+					}
+					if got != 50 {
+						b.Fatalf("%d sessions", got)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkStatelessTurn serves a turn as a server that keeps nothing between requests
+// does: LoadRecent of 40 messages, a Window of them, a user and an assistant message,
+// Commit; on sessions of 10 and of 10,000 messages. The "whole" runs load the whole
+// session instead, the baseline. The turns go round 20 long sessions, or 500 short ones,
+// so that a short session holds 14 messages at most in a run of 1,000 turns.
+func BenchmarkStatelessTurn(b *testing.B) {
+	for _, be := range backends(b) {
+		for _, load := range []string{"recent", "whole"} {
+			for _, n := range []int{10, 10_000} {
+				b.Run(fmt.Sprintf("%s/%s/%d", be.name, load, n), func(b *testing.B) {
+					st, _ := open(b, be.driver, be.newDSN(b))
+					ids := make([]string, 20)
+					if n < 40 {
+						ids = make([]string, 500)
+					}
+					for i := range ids {
+						s := conversation(n)
+						require.NoError(b, st.Commit(ctx, session.Session{}, s))
+						ids[i] = s.ID()
+					}
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						var base session.Session
+						var err error
+						if load == "recent" {
+							base, err = st.LoadRecent(ctx, ids[i%len(ids)], 40)
+						} else {
+							base, err = st.Load(ctx, ids[i%len(ids)])
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						asked := base.AddMessage("user", "What time is it?")
+						if len(asked.Window(8000, nil)) == 0 {
+							b.Fatal("an empty window")
+						}
+						next := asked.AddMessage("assistant", "Noon.")
+						if err := st.Commit(ctx, base, next); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkListOwner reads the first page of 50 of one owner's 100 sessions, in a store
+// that also holds 100,000 sessions of 1,000 other owners, and in one that holds the
+// owner's alone.
+func BenchmarkListOwner(b *testing.B) {
+	for _, be := range backends(b) {
+		for _, others := range []int{0, 100_000} {
+			st, _ := open(b, be.driver, be.newDSN(b))
+			var wg sync.WaitGroup
+			const workers = 8
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < others+100; i += workers {
+						owner := "alice"
+						if i >= 100 {
+							owner = fmt.Sprint("user", i%1000)
+						}
+						s := session.New("openai", session.WithName(fmt.Sprint("chat ", i))).AddMessage("user", "hi")
+						if err := st.ForOwner(owner).Commit(ctx, session.Session{}, s); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			alice := st.ForOwner("alice")
+			b.Run(fmt.Sprintf("%s/others=%d", be.name, others), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					got := 0
+					for _, err := range alice.List(ctx, sqlstore.ListOptions{Limit: 50}) {
 						if err != nil {
 							b.Fatal(err)
 						}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/examples/chat/llm"
 	"github.com/exllm-go/session/sqlstore"
 )
 
@@ -19,13 +20,14 @@ type chat struct {
 	stored bool            // whether s is in the store: a new session is saved at its first turn
 	failed bool            // a turn was not answered: the exit status says so
 	store  store
-	model  model
+	model  llm.Model
 	window int // the tokens of history sent to the model
 	price  *session.Price
 	out    io.Writer
 	errOut io.Writer
 
-	stopped bool
+	stopped       bool
+	saidEstimated bool // the chat said that the endpoint reports no usage
 }
 
 // maxToolRounds is how many times in a turn the model may call tools before it must
@@ -53,7 +55,7 @@ func (c *chat) open(ctx context.Context, path, dsn string) error {
 }
 
 func (c *chat) backend() string {
-	if _, ok := c.model.(localModel); ok {
+	if _, ok := c.model.(llm.Local); ok {
 		return "local"
 	}
 	return "openai"
@@ -105,7 +107,7 @@ func (c *chat) handle(ctx context.Context, line string) error {
 	case "/switch":
 		return c.reported(c.switchTo(ctx, arg))
 	case "/help":
-		fmt.Fprintf(c.out, "Type a message and press Enter; %s answers.\n%s\n%s", c.model.name(), commands, flagHelp)
+		fmt.Fprintf(c.out, "Type a message and press Enter; %s answers.\n%s\n%s", c.model.Name(), commands, flagHelp)
 	case "/quit":
 		c.stopped = true
 	default:
@@ -149,18 +151,51 @@ func (c *chat) reportedTurn(err error) error {
 }
 
 // change applies f to the session and saves the result; if another chat changed the
-// session meanwhile, it loads the session again, says so, and applies f again.
+// session meanwhile, it says so and applies f to the session as stored.
 func (c *chat) change(ctx context.Context, f func(session.Session) session.Session) error {
-	for attempt := 1; ; attempt++ {
-		err := c.save(ctx, c.s, f(c.s))
-		if !errors.Is(err, sqlstore.ErrConflict) || attempt == 3 {
+	return c.update(ctx, 10, func(s session.Session, again bool) (session.Session, error) {
+		if again {
+			fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s).\n", plural(s.Len(), "message"))
+		}
+		return f(s), nil
+	})
+}
+
+// update saves change(c.s), or, for a session changed in another chat meanwhile,
+// change(the stored session) with again set, attempts times at most. A conflict after the
+// last is an error the chat reports and goes on after; any other failure of the store
+// ends the chat (a *saveError).
+func (c *chat) update(ctx context.Context, attempts int, change func(s session.Session, again bool) (session.Session, error)) error {
+	if !c.stored {
+		next, err := change(c.s, false)
+		if err != nil {
 			return err
 		}
+		return c.save(ctx, c.s, next)
+	}
+	tries := 0
+	var changeErr error
+	next, err := c.store.update(ctx, c.s, func(s session.Session) (session.Session, error) {
+		tries++
+		next, err := change(s, tries > 1)
+		changeErr = err
+		return next, err
+	}, attempts)
+	switch {
+	case changeErr != nil:
+		return changeErr
+	case errors.Is(err, sqlstore.ErrConflict):
 		if err := c.reload(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s).\n", plural(c.s.Len(), "message"))
+		return fmt.Errorf("this session kept changing in another chat: %d tries; it is loaded again as it is now: %w", tries, err)
+	case errors.Is(err, context.Canceled):
+		return err
+	case err != nil:
+		return &saveError{err}
 	}
+	c.s = next
+	return nil
 }
 
 // reload loads the session from the store again.
@@ -214,49 +249,49 @@ func (c *chat) retry(ctx context.Context) error {
 	})
 }
 
-// answerAndSave asks the model to answer prepare(c.s) and saves the result, retrying
-// from the stored session after a conflict.
+// answerAndSave asks the model to answer prepare(c.s) and saves the result; if another
+// chat changed the session meanwhile, it answers prepare(the stored session) instead,
+// counting the tokens of the answers it discards, which were paid for.
 func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) session.Session) error {
-	var discarded session.TokenUsage // of answers that another chat's change made void
-	for attempt := 1; ; attempt++ {
-		base := c.s
-		question := prepare(base)
-		if !question.IsZero() && !discarded.IsZero() {
-			question = question.UpdateTokenUsage(discarded) // paid for: counted
+	var discarded, discardedEstimate session.TokenUsage // of answers that another chat's change made void
+	var last, lastEstimate session.TokenUsage           // of the last answer
+	nothing := errors.New("nothing to answer")
+	err := c.update(ctx, 3, func(s session.Session, again bool) (session.Session, error) {
+		if again {
+			discarded, discardedEstimate = plus(discarded, last), plus(discardedEstimate, lastEstimate)
+			fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s) and answer again; "+
+				"the discarded answer's tokens stay counted.\n", plural(s.Len(), "message"))
 		}
+		question := prepare(s)
 		if question.IsZero() {
-			fmt.Fprintln(c.out, "There is no message to answer again.")
-			return nil
+			return s, nothing
+		}
+		if !discarded.IsZero() {
+			question = withEstimate(question.UpdateTokenUsage(discarded), discardedEstimate) // paid for: counted
 		}
 		next, err := c.answer(ctx, question)
-		if err != nil {
-			return err
-		}
-		err = c.save(ctx, base, next)
-		if !errors.Is(err, sqlstore.ErrConflict) || attempt == 3 {
-			return err
-		}
-		if err := c.reload(ctx); err != nil {
-			return err
-		}
-		discarded = spent(base.TokenUsage(), next.TokenUsage())
-		fmt.Fprintf(c.out, "This session was changed in another chat meanwhile: I loaded it again (%s) and answer again; "+
-			"the discarded answer's tokens stay counted.\n", plural(c.s.Len(), "message"))
+		last, lastEstimate = spent(question.TokenUsage(), next.TokenUsage()), spent(estimated(question), estimated(next))
+		return next, err
+	})
+	if errors.Is(err, nothing) {
+		fmt.Fprintln(c.out, "There is no message to answer again.")
+		return nil
 	}
+	return err
 }
 
 // answer asks the model about s, whose last message awaits an answer, runs the tools it
 // calls, and returns s with the answer, or an error and nothing saved.
 func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, error) {
 	for range maxToolRounds {
-		window := s.Window(c.window, c.model.count, session.KeepSystem())
+		window := s.Window(c.window, c.model.Count, session.KeepSystem())
 		last, _ := s.LastMessage()
 		if len(window) == 0 || !window[len(window)-1].Equal(last) {
 			return s, fmt.Errorf("your message %w in the model's window of %d tokens (it takes %d); nothing was sent: shorten it, or raise -window",
-				errDoesNotFit, c.window, c.model.count(last))
+				errDoesNotFit, c.window, c.model.Count(last))
 		}
 		streamed := false
-		a, err := c.model.answer(ctx, window, func(text string) {
+		a, err := c.model.Answer(ctx, window, func(text string) {
 			streamed = true
 			fmt.Fprint(c.out, text)
 		})
@@ -267,11 +302,16 @@ func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, 
 			return s, err
 		}
 		c.reportUsage(a)
-		if len(a.calls) == 0 {
-			return s.AddMessage("assistant", a.text, session.WithUsage(a.usage)), nil
+		opts := []session.MessageOption{session.WithUsage(a.Usage)}
+		if a.Estimated {
+			s = withEstimate(s, a.Usage)
+			opts = append(opts, session.WithExtra(estimatedMark, true))
 		}
-		s = s.AddMessage("assistant", a.text, session.WithExtra("tool_calls", a.calls), session.WithUsage(a.usage))
-		for _, call := range a.calls {
+		if len(a.Calls) == 0 {
+			return s.AddMessage("assistant", a.Text, opts...), nil
+		}
+		s = s.AddMessage("assistant", a.Text, append(opts, session.WithExtra("tool_calls", a.Calls))...)
+		for _, call := range a.Calls {
 			result := runTool(call)
 			fmt.Fprintf(c.out, "  [tool %s: %s]\n", call.Function.Name, result)
 			s = s.AddMessage("tool", result, session.WithExtra("tool_call_id", call.ID))
@@ -280,9 +320,14 @@ func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, 
 	return s, fmt.Errorf("the model called tools %d times without answering; nothing was saved", maxToolRounds)
 }
 
-func (c *chat) reportUsage(a answer) {
-	u := a.usage
-	if a.estimated {
+func (c *chat) reportUsage(a llm.Answer) {
+	u := a.Usage
+	if _, local := c.model.(llm.Local); a.Estimated && !local && !c.saidEstimated {
+		c.saidEstimated = true
+		fmt.Fprintln(c.out, "  [the model's server reports no token usage: the chat counts what it sends and receives "+
+			"with the o200k_base tokenizer, and keeps those counts marked as estimates]")
+	}
+	if a.Estimated {
 		fmt.Fprintf(c.out, "  [about %d tokens in, %d out: an estimate, not a provider's count]\n", u.InputTokens, u.OutputTokens)
 		return
 	}
@@ -293,8 +338,8 @@ func (c *chat) usage() {
 	u := c.s.TokenUsage()
 	fmt.Fprintf(c.out, "Tokens used: %d in (%d read from the cache, %d written to it), %d out (%d reasoning), %d in all.\n",
 		u.InputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.OutputTokens, u.ReasoningTokens, u.Total())
-	if _, ok := c.model.(localModel); ok {
-		fmt.Fprintln(c.out, "The local responder's counts are estimates, not a provider's.")
+	if est := describeEstimate(u, estimated(c.s)); est != "" {
+		fmt.Fprintln(c.out, est)
 	}
 	if c.price != nil {
 		fmt.Fprintf(c.out, "Cost at -price %g,%g,%g,%g per million tokens: %.6f\n",
@@ -356,6 +401,17 @@ func spent(before, after session.TokenUsage) session.TokenUsage {
 		CacheReadTokens:  after.CacheReadTokens - before.CacheReadTokens,
 		CacheWriteTokens: after.CacheWriteTokens - before.CacheWriteTokens,
 		ReasoningTokens:  after.ReasoningTokens - before.ReasoningTokens,
+	}
+}
+
+// plus returns a and b added field by field.
+func plus(a, b session.TokenUsage) session.TokenUsage {
+	return session.TokenUsage{
+		InputTokens:      a.InputTokens + b.InputTokens,
+		OutputTokens:     a.OutputTokens + b.OutputTokens,
+		CacheReadTokens:  a.CacheReadTokens + b.CacheReadTokens,
+		CacheWriteTokens: a.CacheWriteTokens + b.CacheWriteTokens,
+		ReasoningTokens:  a.ReasoningTokens + b.ReasoningTokens,
 	}
 }
 

@@ -173,6 +173,25 @@ func TestChangesAfterAConflict(t *testing.T) {
 	assert.Zero(t, s.Len(), "cleared, the other chat's messages included")
 }
 
+// TestRetryAfterAConflict answers again in a session that another chat changed: /retry
+// answers the last user message of the session as stored, through the store's Update,
+// and the chat goes on.
+func TestRetryAfterAConflict(t *testing.T) {
+	c, id := startChat(t, filepath.Join(t.TempDir(), "chats.db"), "first")
+	c.addElsewhere(t, id, "from another chat")
+	fmt.Fprintln(c.input, "/retry")
+	fmt.Fprintln(c.input, "/usage")
+	c.input.Close()
+	require.Equal(t, 0, <-c.done, c.errOut.String())
+	assert.Contains(t, c.out.String(), "This session was changed in another chat meanwhile: I loaded it again (3 messages) and answer again")
+	s, err := c.st.Load(context.Background(), id)
+	require.NoError(t, err)
+	last, _ := s.LastMessage()
+	assert.Equal(t, 4, s.Len())
+	assert.True(t, strings.HasPrefix(last.Content, `You said "from another chat"`), last.Content)
+	assert.Contains(t, c.out.String(), "All of it is estimated")
+}
+
 func TestSwitchByPrefix(t *testing.T) {
 	dir := t.TempDir()
 	dsn := "sqlite:" + filepath.Join(dir, "chats.db")

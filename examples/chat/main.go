@@ -32,9 +32,8 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/tiktoken-go/tokenizer"
-
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/examples/chat/llm"
 )
 
 const commands = `Commands:
@@ -104,25 +103,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 }
 
 // chooseModel returns the model the flags name: the local responder without them.
-func chooseModel(baseURL, modelName string) (model, error) {
+func chooseModel(baseURL, modelName string) (llm.Model, error) {
 	if baseURL == "" && modelName == "" {
-		return localModel{}, nil
+		return llm.Local{}, nil
 	}
 	if modelName == "" {
 		return nil, errors.New("-base-url needs -model: name the model to ask, as the server lists it")
 	}
-	enc, err := tokenizer.Get(tokenizer.O200kBase)
+	tokens, err := llm.O200k()
 	if err != nil {
-		return nil, fmt.Errorf("the o200k_base tokenizer: %w", err)
+		return nil, err
 	}
-	tokens := func(s string) int {
-		n, err := enc.Count(s)
-		if err != nil {
-			return session.EstimateTokens(session.Message{Content: s})
-		}
-		return n
-	}
-	return newOpenAIModel(baseURL, modelName, os.Getenv("OPENAI_API_KEY"), tokens), nil
+	return llm.NewOpenAI(baseURL, modelName, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
 }
 
 // parsePrice reads -price: four numbers, per million tokens.

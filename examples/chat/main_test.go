@@ -131,7 +131,7 @@ func TestCommands(t *testing.T) {
 	// The columns line up: the content starts at the same place after either role.
 	assert.Equal(t, strings.Index(history[0], "three"), strings.Index(history[1], "You said"))
 	assert.Contains(t, r.stdout, "Tokens used: ")
-	assert.Contains(t, r.stdout, "estimates, not a provider's")
+	assert.Contains(t, r.stdout, "All of it is estimated")
 	assert.Contains(t, r.stdout, `This session is now named "My chat".`)
 	assert.Contains(t, r.stdout, "Unknown command /bogus")
 	assert.Contains(t, r.stdout, "/history [N]")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/exllm-go/session/examples/chat/llm"
 )
 
 // modelServer is a test server on 127.0.0.1 that speaks the Chat Completions protocol
@@ -166,6 +168,42 @@ func TestAnswerStreamedWithUsage(t *testing.T) {
 	u := msgs[1].Usage()
 	assert.Equal(t, [4]int{2000, 1500, 300, 200}, [4]int{u.InputTokens, u.CacheReadTokens, u.OutputTokens, u.ReasoningTokens})
 	assert.Equal(t, u, s.TokenUsage())
+}
+
+// TestEndpointWithoutUsage talks to a server that streams no usage though asked for it,
+// as some compatible servers and mocks do: the chat says so once, records the o200k_base
+// counts of what it sent and received, marked as estimates, and /usage tells them from
+// the provider's counts.
+func TestEndpointWithoutUsage(t *testing.T) {
+	server := newModelServer(t,
+		textReply(usageChunk(100, 0, 10, 0), "Measured."),
+		textReply(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1764068400,"model":"test-model","choices":[]}`, "Not ", "measured."),
+		textReply(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1764068400,"model":"test-model","choices":[]}`, "Nor this."))
+	dir := t.TempDir()
+	r := chatIn(t, dir, "one\ntwo\nthree\n/usage\n", "-base-url", server.baseURL(), "-model", "test-model")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 1, bytes.Count([]byte(r.stdout), []byte("reports no token usage")), "said once:\n%s", r.stdout)
+	assert.Contains(t, r.stdout, "an estimate, not a provider's count")
+
+	s := load(t, filepath.Join(dir, "chat-session.json"))
+	msgs := s.GetMessages(0)
+	require.Len(t, msgs, 6)
+	assert.Nil(t, msgs[1].Extra["token_usage_estimated"], "the provider's count")
+	var est [2]int
+	for _, m := range []int{3, 5} {
+		assert.Equal(t, true, msgs[m].Extra["token_usage_estimated"])
+		u := msgs[m].Usage()
+		assert.Positive(t, u.InputTokens)
+		assert.Positive(t, u.OutputTokens)
+		est[0] += u.InputTokens
+		est[1] += u.OutputTokens
+	}
+	tokens, err := llm.O200k()
+	require.NoError(t, err)
+	assert.Equal(t, tokens("Not measured."), msgs[3].Usage().OutputTokens, "the o200k_base count of the answer")
+	total := s.TokenUsage()
+	assert.Equal(t, 100+est[0], total.InputTokens)
+	assert.Contains(t, r.stdout, fmt.Sprintf("Of it, %d in and %d out are estimated; 100 in and 10 out were measured by the provider.", est[0], est[1]))
 }
 
 func TestToolCall(t *testing.T) {

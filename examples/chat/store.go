@@ -21,6 +21,10 @@ import (
 type store interface {
 	// commit saves next, made from base (the zero Session if base was never saved).
 	commit(ctx context.Context, base, next session.Session) error
+	// update saves change(base), base being the saved session as the chat holds it; if
+	// another chat changed the session meanwhile (in a database), it applies change to the
+	// session as stored instead, attempts times in all at most, as sqlstore.Update does.
+	update(ctx context.Context, base session.Session, change func(session.Session) (session.Session, error), attempts int) (session.Session, error)
 	// load returns the saved session with the given ID.
 	load(ctx context.Context, id string) (session.Session, error)
 	// list returns the saved sessions, newest first, or an error if the store keeps one.
@@ -58,6 +62,14 @@ func openFileStore(path string) (*fileStore, error) {
 
 func (f *fileStore) commit(_ context.Context, _, next session.Session) error {
 	return next.SaveToFile(f.path)
+}
+
+func (f *fileStore) update(_ context.Context, base session.Session, change func(session.Session) (session.Session, error), _ int) (session.Session, error) {
+	next, err := change(base)
+	if err != nil {
+		return session.Session{}, err
+	}
+	return next, next.SaveToFile(f.path)
 }
 
 func (f *fileStore) load(context.Context, string) (session.Session, error) {
@@ -115,6 +127,17 @@ func openDBStore(ctx context.Context, dsn string) (*dbStore, error) {
 
 func (d *dbStore) commit(ctx context.Context, base, next session.Session) error {
 	return d.st.Commit(ctx, base, next)
+}
+
+func (d *dbStore) update(ctx context.Context, base session.Session, change func(session.Session) (session.Session, error), attempts int) (session.Session, error) {
+	next, err := change(base)
+	if err != nil {
+		return session.Session{}, err
+	}
+	if err := d.st.Commit(ctx, base, next); !errors.Is(err, sqlstore.ErrConflict) || attempts <= 1 {
+		return next, err
+	}
+	return d.st.Update(ctx, base.ID(), change, sqlstore.MaxAttempts(attempts-1))
 }
 
 func (d *dbStore) load(ctx context.Context, id string) (session.Session, error) {
