@@ -135,15 +135,24 @@ func (d *digestList) upTo(n int) *digestList {
 	return &digestList{list: append(make([]digest, 0, k+k/4), d.list[:k]...)}
 }
 
-// ChainDigest returns the chain digest of the session's first i messages, cᵢ in the
-// construction of Digest, for FirstIndex() <= i <= Len(). A store keeps it beside each
-// message, so that it can later give the last messages alone as a session whose digest
-// is the whole session's (see PrecededBy). Like Digest, it costs the messages whose
-// digest was not computed yet, and fails for a message with no JSON encoding.
-func (s Session) ChainDigest(i int) ([sha256.Size]byte, error) {
+// A Prefix stands for the first messages of a conversation: a partial session (see
+// FirstIndex) holds the messages after it. A store records it with each message, so that
+// it can later give the last messages alone as a session whose Digest is the whole
+// session's (see PrecededBy).
+type Prefix struct {
+	Len    int               // the number of messages
+	Chain  [sha256.Size]byte // their chain digest: cₗₑₙ in the construction of Digest
+	Tokens int               // the sum of EstimateTokens over them (see StablePrefix)
+}
+
+// PrefixAt returns the Prefix of the session's first i messages, for FirstIndex() <= i
+// <= Len(). Like Digest, it costs the messages whose digest was not computed yet, and it
+// fails for a message with no JSON encoding.
+func (s Session) PrefixAt(i int) (Prefix, error) {
 	c, err := s.messages.chain(i)
 	if err != nil {
-		return digest{}, fmt.Errorf("session: %w", err)
+		return Prefix{}, fmt.Errorf("session: %w", err)
 	}
-	return c, nil
+	t, _ := s.messages.tokensAt(i)
+	return Prefix{Len: i, Chain: c, Tokens: t}, nil
 }

@@ -45,15 +45,18 @@ type backing struct {
 	runs    []originRun
 	own     [1]originRun               // runs, for a backing that copied no slots
 	digests atomic.Pointer[digestList] // nil until a digest of the array's messages is asked for
+	tokens  atomic.Pointer[tokenList]  // nil until the estimated tokens of the messages are asked for
 	prefix  prefix                     // the messages before slot 0, not held
 }
 
 // prefix stands for the first n messages of a conversation, which a log does not hold:
-// their chain digest, or, when unknown is set, nothing (a partial session truncated
-// before its first message), which makes the log impossible to digest or encode.
+// their chain digest and estimated tokens, or, when unknown is set, nothing (a partial
+// session truncated before its first message), which makes the log impossible to digest
+// or encode.
 type prefix struct {
 	n       int
 	chain   digest
+	tokens  int
 	unknown bool
 }
 
@@ -120,6 +123,9 @@ func (l messageLog) append(m Message) messageLog {
 	if l.b != nil {
 		if d := l.b.digests.Load(); d != nil {
 			b.digests.Store(d.upTo(n))
+		}
+		if t := l.b.tokens.Load(); t != nil {
+			b.tokens.Store(t.upTo(n))
 		}
 	}
 	return messageLog{msgs: msgs, b: b}

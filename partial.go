@@ -1,7 +1,6 @@
 package session
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -33,7 +32,7 @@ var errUnknownPrefix = fmt.Errorf("%w; and not known either: it was truncated be
 // What it does not hold is not lost, but it cannot be written: ToJSON and the functions
 // built on it return an error wrapping ErrPartial, and HeaderJSON is the one encoding it
 // has. Equal and CommonPrefixLen compare the messages it does not hold by their chain
-// digest (see ChainDigest). ClearMessages gives a whole session again.
+// digest (see PrefixAt). ClearMessages gives a whole session again.
 func (s Session) FirstIndex() int { return s.messages.first() }
 
 // Recent returns s holding only its last n messages (all of them if it has fewer): a
@@ -51,6 +50,7 @@ func (s Session) Recent(n int) Session {
 	if p.chain, err = s.messages.chain(first); err != nil {
 		p = prefix{n: first, unknown: true}
 	}
+	p.tokens, _ = s.messages.tokensAt(first)
 	held := s.messages.view()
 	msgs := append([]Message(nil), held[len(held)-(s.messages.len()-first):]...)
 	s.messages = partialLog(p, msgs)
@@ -58,23 +58,23 @@ func (s Session) Recent(n int) Session {
 }
 
 // PrecededBy returns s, a session whose messages are the last of a longer conversation,
-// as the partial session (see FirstIndex) that holds them after first messages it does
-// not hold, whose chain digest (see ChainDigest) is chain: for a store that reads only
-// the last messages of a session, decodes them with its header by FromJSON, and gives
-// them back as the whole session's end. Its Digest is then the whole session's, which the
-// store can check against the one it recorded. UpdatedAt is s's.
+// as the partial session (see FirstIndex) that holds them after the p.Len messages that
+// p stands for (see PrefixAt): for a store that reads only the last messages of a
+// session, decodes them with its header by FromJSON, and gives them back as the whole
+// session's end. Its Digest is then the whole session's, which the store can check
+// against the one it recorded. UpdatedAt is s's.
 //
 // s must be whole: PrecededBy of a partial session gives one that cannot be digested or
-// encoded. A first of 0 or less returns s.
-func (s Session) PrecededBy(first int, chain [sha256.Size]byte) Session {
-	if first <= 0 {
+// encoded. A p.Len of 0 or less returns s.
+func (s Session) PrecededBy(p Prefix) Session {
+	if p.Len <= 0 {
 		return s
 	}
-	p := prefix{n: first, chain: chain}
+	pre := prefix{n: p.Len, chain: p.Chain, tokens: p.Tokens}
 	if s.messages.first() != 0 {
-		p = prefix{n: first + s.messages.first(), unknown: true}
+		pre = prefix{n: p.Len + s.messages.first(), unknown: true}
 	}
-	s.messages = partialLog(p, append([]Message(nil), s.messages.view()...))
+	s.messages = partialLog(pre, append([]Message(nil), s.messages.view()...))
 	return s
 }
 

@@ -102,8 +102,13 @@ func TestPrecededByRebuildsTheEnd(t *testing.T) {
 	for seed := range uint64(30) {
 		whole := randomSession(seed)
 		first := whole.Len() / 2
-		chain, err := whole.ChainDigest(first)
+		pre, err := whole.PrefixAt(first)
 		require.NoError(t, err)
+		tokens := 0
+		for _, m := range whole.GetMessages(0)[:first] {
+			tokens += session.EstimateTokens(m)
+		}
+		assert.Equal(t, session.Prefix{Len: first, Chain: pre.Chain, Tokens: tokens}, pre)
 		tail := whole.GetMessages(whole.Len() - first)
 		header, err := whole.HeaderJSON()
 		require.NoError(t, err)
@@ -117,25 +122,25 @@ func TestPrecededByRebuildsTheEnd(t *testing.T) {
 		loaded, err := session.FromJSON(data)
 		require.NoError(t, err)
 
-		part := loaded.PrecededBy(first, chain)
+		part := loaded.PrecededBy(pre)
 		assert.True(t, part.Equal(whole), "seed %d", seed)
 		wd, _ := whole.Digest()
 		pd, err := part.Digest()
 		require.NoError(t, err)
 		assert.Equal(t, wd, pd, "seed %d", seed)
 		for i := first; i <= whole.Len(); i++ {
-			wc, _ := whole.ChainDigest(i)
-			pc, err := part.ChainDigest(i)
+			wc, _ := whole.PrefixAt(i)
+			pc, err := part.PrefixAt(i)
 			require.NoError(t, err)
 			assert.Equal(t, wc, pc, "seed %d chain %d", seed, i)
 		}
 		if first > 1 {
-			_, err := part.ChainDigest(first - 1)
+			_, err := part.PrefixAt(first - 1)
 			assert.Error(t, err)
 		}
 		if first > 0 {
-			chain[0] ^= 1
-			forged := loaded.PrecededBy(first, chain)
+			pre.Chain[0] ^= 1
+			forged := loaded.PrecededBy(pre)
 			fd, _ := forged.Digest()
 			assert.NotEqual(t, wd, fd, "another chain is another session")
 			assert.False(t, forged.Equal(whole))
@@ -178,6 +183,11 @@ func TestPartialSessionsChangeAsWholeOnes(t *testing.T) {
 			pd, err := part.Digest()
 			require.NoError(t, err)
 			require.Equal(t, wd, pd, "run %d step %d", run, step)
+			wp, err := whole.PrefixAt(whole.Len())
+			require.NoError(t, err)
+			pp, err := part.PrefixAt(part.Len())
+			require.NoError(t, err)
+			require.Equal(t, wp, pp, "run %d step %d: the prefix of the whole conversation", run, step)
 			held := part.Len() - part.FirstIndex()
 			if held == 0 {
 				require.Empty(t, part.GetMessages(0))
@@ -200,12 +210,32 @@ func TestPartialErrorsNameConversationIndexes(t *testing.T) {
 	require.ErrorContains(t, s.Err(), "messages[10].bad")
 	_, err := s.Digest()
 	assert.ErrorContains(t, err, "messages[10].bad")
-	_, err = s.ChainDigest(11)
+	_, err = s.PrefixAt(11)
 	assert.ErrorContains(t, err, "messages[10].bad")
-	_, err = s.ChainDigest(12)
+	_, err = s.PrefixAt(12)
 	assert.Error(t, err)
-	c, err := s.ChainDigest(10)
+	p, err := s.PrefixAt(10)
 	assert.NoError(t, err)
-	assert.NotEqual(t, [32]byte{}, c)
+	assert.NotEqual(t, [32]byte{}, p.Chain)
+	assert.Positive(t, p.Tokens)
 	assert.False(t, errors.Is(s.Err(), session.ErrPartial))
+}
+
+// TestEstimateTokensSurvivesAJSONRoundTrip checks that a message counts alike before it
+// is saved and after it is loaded: a store records the sums, and checks them on load.
+func TestEstimateTokensSurvivesAJSONRoundTrip(t *testing.T) {
+	for seed := range uint64(100) {
+		s := randomSession(seed).AddMessage("user\xff", "caf\xc3\xff", session.WithExtra("k\xfe", "v\xfd"))
+		loaded, err := session.FromJSON(must(s.ToJSON()))
+		require.NoError(t, err)
+		before, after := s.GetMessages(0), loaded.GetMessages(0)
+		for i := range before {
+			require.Equal(t, session.EstimateTokens(before[i]), session.EstimateTokens(after[i]), "seed %d message %d", seed, i)
+		}
+		p, err := s.PrefixAt(s.Len())
+		require.NoError(t, err)
+		q, err := loaded.PrefixAt(loaded.Len())
+		require.NoError(t, err)
+		require.Equal(t, p, q)
+	}
 }

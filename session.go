@@ -253,7 +253,7 @@ func (s Session) Equal(t Session) bool {
 // takes about constant time; a store uses it to write only what a turn added.
 //
 // Messages that a partial session (see FirstIndex) does not hold are compared by their
-// chain digest (see ChainDigest), computed for the messages the other session holds
+// chain digest (see PrefixAt), computed for the messages the other session holds
 // there; where that cannot show them alike, the result is 0, a lower bound.
 func (s Session) CommonPrefixLen(t Session) int {
 	return s.messages.commonPrefix(t.messages)

@@ -242,15 +242,17 @@ func stringField(v any, key string) (string, bool) {
 // EstimateTokens estimates the tokens m takes in a model's context, for callers with no
 // tokenizer: about one token for every four bytes of UTF-8 in its role, its content (its
 // parts as JSON, when it has parts) and its extra fields (as JSON), plus four tokens for
-// the message's framing. It is a heuristic for English-like text, never zero; a count
-// from the model's own tokenizer, passed to Window as its count, is exact and this is not.
+// the message's framing, counted as they are written (a byte that is not UTF-8 as U+FFFD),
+// so that a message counts alike before it is saved and after it is loaded. It is a
+// heuristic for English-like text, never zero; a count from the model's own tokenizer,
+// passed to Window as its count, is exact and this is not.
 func EstimateTokens(m Message) int {
 	const bytesPerToken, framing = 4, 4
-	n := len(m.Role) + len(m.Content)
+	n := writtenLen(m.Role) + writtenLen(m.Content)
 	var content any // content that is not text, counted as JSON
 	switch kept := m.keptContent(); {
 	case m.Parts != nil:
-		n -= len(m.Content) // the text of the parts, which their JSON holds
+		n -= writtenLen(m.Content) // the text of the parts, which their JSON holds
 		content = m.Parts
 	case kept.ok:
 		content = kept.value
@@ -266,4 +268,14 @@ func EstimateTokens(m Message) int {
 		}
 	}
 	return framing + (n+bytesPerToken-1)/bytesPerToken
+}
+
+// writtenLen returns the length of s as it is written, each byte that is not UTF-8 as
+// U+FFFD (see validUTF8), so that a message counts alike before it is saved and after it
+// is loaded.
+func writtenLen(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	return len(validUTF8(s))
 }

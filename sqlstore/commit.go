@@ -124,14 +124,17 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	return err
 }
 
-// record records version as the session's revision, and forgets the versions older
-// than the last RetainedVersions.
+// record records version as the session's revision, and forgets the version that
+// falls out of the last RetainedVersions. Revisions count commits one by one, so that
+// exactly one falls out: deleting it by its key, rather than every revision below,
+// keeps the delete from walking the entries of the versions deleted before, which a
+// PostgreSQL index keeps until the table is vacuumed.
 func (st *Store) record(ctx context.Context, tx *sql.Tx, id string, revision int64, version string) error {
 	if _, err := tx.ExecContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_versions (session_id, revision, version) VALUES (?, ?, ?)`),
 		id, revision, version); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_versions WHERE session_id = ? AND revision <= ?`),
+	_, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_versions WHERE session_id = ? AND revision = ?`),
 		id, revision-RetainedVersions)
 	return err
 }
@@ -169,12 +172,14 @@ func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next string,
 
 // maxRowsPerInsert keeps an INSERT's parameters well under SQLite's and PostgreSQL's
 // limits.
-const maxRowsPerInsert = 250
+const maxRowsPerInsert = 200
 
-// messageRow is what a message's row holds besides its session and place.
+// messageRow is what a message's row holds besides its session and place: its body,
+// and the prefix through it (see session.Prefix), for LoadRecent.
 type messageRow struct {
-	body  string
-	chain digest
+	body   string
+	chain  digest
+	tokens int
 }
 
 // newRows returns the rows of the messages of s from index first on.
@@ -189,11 +194,11 @@ func newRows(s session.Session, first int) ([]messageRow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", first+i, err)
 		}
-		chain, err := s.ChainDigest(first + i + 1)
+		p, err := s.PrefixAt(first + i + 1)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, messageRow{string(body), chain})
+		rows = append(rows, messageRow{string(body), p.Chain, p.Tokens})
 	}
 	return rows, nil
 }
@@ -204,14 +209,14 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 		batch := rows[:min(len(rows), maxRowsPerInsert)]
 		rows = rows[len(batch):]
 		var q strings.Builder
-		q.WriteString("INSERT INTO sqlstore_messages (session_id, seq, body, chain) VALUES ")
-		args := make([]any, 0, 4*len(batch))
+		q.WriteString("INSERT INTO sqlstore_messages (session_id, seq, body, chain, tokens) VALUES ")
+		args := make([]any, 0, 5*len(batch))
 		for i, row := range batch {
 			if i > 0 {
 				q.WriteString(",")
 			}
-			q.WriteString("(?,?,?,?)")
-			args = append(args, id, first, row.body, row.chain[:])
+			q.WriteString("(?,?,?,?,?)")
+			args = append(args, id, first, row.body, row.chain[:], row.tokens)
 			first++
 		}
 		if _, err := tx.ExecContext(ctx, st.dialect.rebind(q.String()), args...); err != nil {

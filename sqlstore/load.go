@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"math"
 
 	"github.com/exllm-go/session"
 )
@@ -42,7 +43,7 @@ func (st *Store) Load(ctx context.Context, id string) (session.Session, error) {
 // Commit refuses. A negative n counts as 0: the header alone.
 //
 // Like Load, it checks what it read: the messages and the chain digest recorded before
-// them (see session.Session.ChainDigest) must give the session's recorded version.
+// them (see session.Prefix) must give the session's recorded version.
 func (st *Store) LoadRecent(ctx context.Context, id string, n int) (session.Session, error) {
 	var s session.Session
 	err := ErrNotFound
@@ -80,65 +81,38 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 	if recent != wholeSession {
 		first = max(count-int64(recent), 0)
 	}
-	// Only the rows of the places the count says, in order: the count and the digest
-	// check that they are the session's messages. A partial session's first row is the one
-	// before its first message, for its chain digest alone.
-	from := max(first-1, 0)
-	columns := "body"
-	if verify {
-		columns = "body, chain"
-	}
-	rows, err := tx.QueryContext(ctx, st.dialect.rebind(`SELECT `+columns+` FROM sqlstore_messages
-		WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq`), id, from, count)
-	if err != nil {
-		return session.Session{}, err
-	}
-	defer rows.Close()
-	// The session's JSON: its messages, then the rest of its header.
+	// The session's JSON: its messages, then the rest of its header. A partial session's
+	// first row is the one before its first message, for its prefix alone.
 	var doc bytes.Buffer
 	doc.Grow(len(header) + 256*int(min(count-first, 1<<16)))
 	doc.WriteString(`{"messages":[`)
-	var seed digest
-	var chains []digest // the chain digests the rows record
-	if verify {
-		chains = make([]digest, 0, min(count-first, 1<<16))
+	seed := session.Prefix{Len: int(first)}
+	var recorded []session.Prefix // the prefixes the rows record, read whole
+	if verify && first == 0 {
+		recorded = make([]session.Prefix, 0, min(count, 1<<16))
 	}
-	seq := from
-	var body, chain sql.RawBytes
-	dest := []any{&body}
-	if verify {
-		dest = append(dest, &chain)
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return session.Session{}, err
-		}
-		if verify {
-			if len(chain) != len(seed) {
-				return session.Session{}, &corruptError{column: "sqlstore_messages.chain", what: fmt.Sprintf("of message %d is not a digest", seq)}
+	err = st.scanMessages(ctx, tx, id, max(first-1, 0), count, verify, first-1, func(seq int64, body []byte, p *session.Prefix) error {
+		if verify && (seq < first || first == 0) {
+			if p == nil {
+				return &corruptError{column: "sqlstore_messages.chain or tokens", what: fmt.Sprintf("of message %d is not a prefix's", seq)}
 			}
 			if seq < first {
-				seed = digest(chain)
-				seq++
-				continue
+				seed.Chain, seed.Tokens = p.Chain, p.Tokens
+				return nil
 			}
-			chains = append(chains, digest(chain))
+			recorded = append(recorded, *p)
 		}
 		if body == nil {
-			return session.Session{}, &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d is NULL", seq)}
+			return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d is NULL", seq)}
 		}
 		if seq > first {
 			doc.WriteByte(',')
 		}
 		doc.Write(body)
-		seq++
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return session.Session{}, err
-	}
-	if seq != count {
-		return session.Session{}, &corruptError{column: "message_count or sqlstore_messages.seq",
-			what: fmt.Sprintf("counts %d messages, the store holds %d at their places", count, seq)}
 	}
 	doc.WriteString("]")
 	if header != "{}" {
@@ -157,7 +131,7 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 	if !verify {
 		return s, nil
 	}
-	s = s.PrecededBy(int(first), seed)
+	s = s.PrecededBy(seed)
 	// Computing the digest here also keeps it with the messages, so that the next
 	// Commit from s digests only what it adds.
 	v, err := versionOf(s)
@@ -167,16 +141,86 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 	if v != r.version.String {
 		return session.Session{}, &corruptError{column: "version", what: "is not the digest of the session the rows hold"}
 	}
-	for i, c := range chains {
-		at := int(first) + i
-		if want, err := s.ChainDigest(at + 1); err != nil || c != want {
-			return session.Session{}, &corruptError{column: "sqlstore_messages.chain", what: fmt.Sprintf("of message %d is not the digest of the messages up to it", at)}
+	// A whole read checks the prefix each row records, on which a partial read relies.
+	for i, p := range recorded {
+		if want, err := s.PrefixAt(i + 1); err != nil || p != want {
+			return session.Session{}, &corruptError{column: "sqlstore_messages.chain or tokens", what: fmt.Sprintf("of message %d is not the prefix up to it", i)}
 		}
 	}
 	return s, nil
 }
 
-// digest is a chain digest as session.Session.ChainDigest gives it.
+// scanMessages calls emit with the seq and body of the rows of the messages of the
+// session with the given ID from seq from to count (not included), in order, checking
+// that each is at its place and that there are no rows after them, and, with prefixes,
+// the prefix (session.Prefix) that the row of each records through its message: of every
+// row for a whole read (from 0), of the row at seq seed alone for a partial one, nil for
+// the others, and for a row whose chain or tokens is not one. emit's byte slice is valid
+// until it returns.
+//
+// On PostgreSQL, the queries name no bound of seq: planned with the values of its
+// parameters, a range of seq at the end of the index, where the newest rows always are,
+// is estimated by reading the index's end, on every execution. A partial read there takes
+// as many rows as it needs from the end, a number written in the query, so that the plan
+// does not depend on its parameters and is made once.
+func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, from, count int64, prefixes bool, seed int64,
+	emit func(seq int64, body []byte, p *session.Prefix) error) error {
+	columns, args := "seq, body", []any{}
+	switch {
+	case prefixes && from == 0:
+		columns = "seq, body, chain, tokens"
+	case prefixes:
+		columns, args = "seq, body, CASE WHEN seq = ? THEN chain END AS chain, CASE WHEN seq = ? THEN tokens END AS tokens", []any{seed, seed}
+	}
+	q := `SELECT ` + columns + ` FROM sqlstore_messages WHERE session_id = ? AND seq >= ? ORDER BY seq`
+	args = append(args, id, from)
+	if st.dialect.postgres {
+		q, args = `SELECT `+columns+` FROM sqlstore_messages WHERE session_id = ? ORDER BY seq`, args[:len(args)-1]
+		if from > 0 {
+			q = fmt.Sprintf(`SELECT * FROM (SELECT %s FROM sqlstore_messages WHERE session_id = ?
+				ORDER BY seq DESC LIMIT %d) AS recent ORDER BY seq`, columns, count-from)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, st.dialect.rebind(q), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var seq, tokens sql.NullInt64
+	var body, chain sql.RawBytes
+	dest := []any{&seq, &body}
+	if prefixes {
+		dest = append(dest, &chain, &tokens)
+	}
+	want := from // the seq of the next row
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if !seq.Valid || seq.Int64 != want || want >= count {
+			return &corruptError{column: "message_count or sqlstore_messages.seq",
+				what: fmt.Sprintf("counts %d messages, the store holds one at %v where message %d belongs", count, nullable(seq.Int64, seq.Valid), want)}
+		}
+		var p *session.Prefix
+		if len(chain) == sha256.Size && tokens.Valid && tokens.Int64 >= 0 && tokens.Int64 <= math.MaxInt32*int64(maxMessages) {
+			p = &session.Prefix{Len: int(want) + 1, Chain: digest(chain), Tokens: int(tokens.Int64)}
+		}
+		if err := emit(want, body, p); err != nil {
+			return err
+		}
+		want++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if want != count {
+		return &corruptError{column: "message_count or sqlstore_messages.seq",
+			what: fmt.Sprintf("counts %d messages, the store holds %d at their places", count, want)}
+	}
+	return nil
+}
+
+// digest is a chain digest, as session.Prefix holds it.
 type digest = [sha256.Size]byte
 
 // diagnose finds which column of a session that does not decode is wrong: its header,

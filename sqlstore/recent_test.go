@@ -131,8 +131,9 @@ func TestRecentCommitsAsWhole(t *testing.T) {
 	})
 }
 
-// TestTamperedChains checks that a chain digest changed outside the store is found
-// by LoadRecent, which relies on it, and by Load.
+// TestTamperedChains checks that a prefix changed outside the store is found by
+// LoadRecent where it relies on it (the row before the messages it reads), and by Load
+// in every row.
 func TestTamperedChains(t *testing.T) {
 	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
 		for _, tt := range []struct {
@@ -140,9 +141,12 @@ func TestTamperedChains(t *testing.T) {
 			recent            bool
 		}{
 			{"before the recent messages", "chain = (SELECT chain FROM sqlstore_messages WHERE seq = 0 AND session_id = '%s') WHERE seq = 2", "version", true},
-			{"of a recent message", "chain = (SELECT chain FROM sqlstore_messages WHERE seq = 0 AND session_id = '%s') WHERE seq = 4", "sqlstore_messages.chain", true},
-			{"NULL", "chain = NULL WHERE seq = 4", "sqlstore_messages.chain", true},
-			{"read whole", "chain = NULL WHERE seq = 1", "sqlstore_messages.chain", false},
+			{"NULL before the recent messages", "chain = NULL WHERE seq = 2", "sqlstore_messages.chain or tokens", true},
+			{"negative tokens", "tokens = -1 WHERE seq = 2", "sqlstore_messages.chain or tokens", true},
+			{"read whole", "chain = NULL WHERE seq = 1", "sqlstore_messages.chain or tokens", false},
+			{"tokens, read whole", "tokens = tokens + 1 WHERE seq = 4", "sqlstore_messages.chain or tokens", false},
+			{"a row after the last", "INSERT INTO sqlstore_messages (session_id, seq, body, chain, tokens) SELECT session_id, 6, body, chain, tokens FROM sqlstore_messages WHERE seq = 0 AND session_id = '%s'", "message_count or sqlstore_messages.seq", true},
+			{"a row after the last, read whole", "INSERT INTO sqlstore_messages (session_id, seq, body, chain, tokens) SELECT session_id, 9, body, chain, tokens FROM sqlstore_messages WHERE seq = 0 AND session_id = '%s'", "message_count or sqlstore_messages.seq", false},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				s := session.New("openai")
@@ -154,7 +158,11 @@ func TestTamperedChains(t *testing.T) {
 				if strings.Contains(set, "%s") {
 					set = fmt.Sprintf(set, s.ID())
 				}
-				_, err := db.Exec("UPDATE sqlstore_messages SET " + set + " AND session_id = '" + s.ID() + "'")
+				stmt := "UPDATE sqlstore_messages SET " + set + " AND session_id = '" + s.ID() + "'"
+				if strings.HasPrefix(set, "INSERT") {
+					stmt = set
+				}
+				_, err := db.Exec(stmt)
 				require.NoError(t, err)
 				if tt.recent {
 					_, err = st.LoadRecent(ctx, s.ID(), 3)

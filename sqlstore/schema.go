@@ -87,36 +87,40 @@ var migrations = []migration{
 			`CREATE INDEX sqlstore_sessions_by_owner ON sqlstore_sessions (owner, updated_us DESC, id DESC)`,
 		}
 	}},
-	// 5: each message's row records the chain digest of the session up to it (see
-	// session.Session.ChainDigest), so that LoadRecent can read the last messages alone
-	// and still prove them against the session's version.
+	// 5: each message's row records the prefix of the session through it (see
+	// session.Prefix): the chain digest, so that LoadRecent can read the last messages
+	// alone and still prove them against the session's version, and the estimated tokens,
+	// on which the windows of session.StablePrefix restart.
 	{statements: func(d dialect) []string {
 		blob := "BLOB"
 		if d.postgres {
 			blob = "BYTEA"
 		}
-		return []string{`ALTER TABLE sqlstore_messages ADD COLUMN chain ` + blob}
-	}, step: recordChains},
+		return []string{
+			`ALTER TABLE sqlstore_messages ADD COLUMN chain ` + blob,
+			`ALTER TABLE sqlstore_messages ADD COLUMN tokens BIGINT`,
+		}
+	}, step: recordPrefixes},
 }
 
-// recordChains records the chain digest of every stored message.
-func recordChains(ctx context.Context, st *Store, tx *sql.Tx) error {
+// recordPrefixes records the prefix through every stored message.
+func recordPrefixes(ctx context.Context, st *Store, tx *sql.Tx) error {
 	ids, err := queryIDs(ctx, tx, `SELECT id FROM sqlstore_sessions`)
 	if err != nil {
 		return err
 	}
-	update := st.dialect.rebind(`UPDATE sqlstore_messages SET chain = ? WHERE session_id = ? AND seq = ?`)
+	update := st.dialect.rebind(`UPDATE sqlstore_messages SET chain = ?, tokens = ? WHERE session_id = ? AND seq = ?`)
 	for _, id := range ids {
 		s, err := st.read(ctx, tx, id, wholeSession, false)
 		if err != nil {
 			return fmt.Errorf("session %s: %w", shortID(id), err)
 		}
 		for seq := range s.Len() {
-			c, err := s.ChainDigest(seq + 1)
+			p, err := s.PrefixAt(seq + 1)
 			if err != nil {
 				return fmt.Errorf("session %s: %w", shortID(id), err)
 			}
-			if _, err := tx.ExecContext(ctx, update, c[:], id, seq); err != nil {
+			if _, err := tx.ExecContext(ctx, update, p.Chain[:], p.Tokens, id, seq); err != nil {
 				return err
 			}
 		}

@@ -82,7 +82,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 		fmt.Fprintf(stderr, "chat: -price: %v\n", err)
 		return 2
 	}
-	m, err := chooseModel(*baseURL, *modelName)
+	m, err := llm.Choose(*baseURL, *modelName, tools...)
 	if err != nil {
 		fmt.Fprintf(stderr, "chat: %v\n", err)
 		return 2
@@ -100,21 +100,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 		}
 	}()
 	return c.loop(stdin, interactive)
-}
-
-// chooseModel returns the model the flags name: the local responder without them.
-func chooseModel(baseURL, modelName string) (llm.Model, error) {
-	if baseURL == "" && modelName == "" {
-		return llm.Local{}, nil
-	}
-	if modelName == "" {
-		return nil, errors.New("-base-url needs -model: name the model to ask, as the server lists it")
-	}
-	tokens, err := llm.O200k()
-	if err != nil {
-		return nil, err
-	}
-	return llm.NewOpenAI(baseURL, modelName, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
 }
 
 // parsePrice reads -price: four numbers, per million tokens.

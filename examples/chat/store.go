@@ -10,10 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, for -db postgres://...
-	_ "modernc.org/sqlite"             // SQLite, for -db sqlite:PATH
-
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/examples/chat/dsn"
 	"github.com/exllm-go/session/sqlstore"
 )
 
@@ -92,37 +90,12 @@ type dbStore struct {
 }
 
 // openDBStore opens the database of dsn: "sqlite:PATH" or a postgres:// URL.
-func openDBStore(ctx context.Context, dsn string) (*dbStore, error) {
-	var db *sql.DB
-	var err error
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path := strings.TrimPrefix(dsn, "sqlite:")
-		// Created private, before SQLite would create it with the umask's mode; its WAL
-		// takes its mode.
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("-db %q: %w", dsn, err)
-		}
-		f.Close()
-		db, err = sql.Open("sqlite", sqlstore.SQLiteDSN(path))
-		if err != nil {
-			return nil, err
-		}
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		db, err = sql.Open("pgx", dsn)
-	default:
-		return nil, fmt.Errorf("-db %q: give sqlite:PATH or a postgres:// URL", dsn)
-	}
+func openDBStore(ctx context.Context, name string) (*dbStore, error) {
+	db, st, err := dsn.Open(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("-db %w", err)
 	}
-	st, err := sqlstore.Open(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &dbStore{dsn: dsn, db: db, st: st}, nil
+	return &dbStore{dsn: name, db: db, st: st}, nil
 }
 
 func (d *dbStore) commit(ctx context.Context, base, next session.Session) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/openai/openai-go/v3"
@@ -48,6 +49,23 @@ type ToolCall struct {
 type ToolFunction struct {
 	Name      string `json:"name"`
 	Arguments string `json:"arguments"`
+}
+
+// Choose returns the model that the flags -base-url and -model name: the local
+// responder without either, else the model named at the endpoint (OpenAI's without
+// -base-url), with the API key in $OPENAI_API_KEY, offered the given tools.
+func Choose(baseURL, model string, tools ...Tool) (Model, error) {
+	if baseURL == "" && model == "" {
+		return Local{}, nil
+	}
+	if model == "" {
+		return nil, errors.New("-base-url needs -model: name the model to ask, as the server lists it")
+	}
+	tokens, err := O200k()
+	if err != nil {
+		return nil, err
+	}
+	return NewOpenAI(baseURL, model, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
 }
 
 // O200k returns a counter of the tokens of a text in the o200k_base encoding (GPT-4o's

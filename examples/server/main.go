@@ -1,0 +1,105 @@
+// Command server is a small JSON-over-HTTP chat service on the session library and its
+// store: the example of a stateless replica. It keeps nothing in memory between
+// requests, so that any number of replicas can serve one PostgreSQL database behind a
+// load balancer; each turn reads only the last messages of its session (LoadRecent),
+// asks the model, and commits the turn exactly, retrying with sqlstore.Update when
+// another replica committed to the session first.
+//
+//	go run ./examples/server                                # SQLite in server.db, the local responder
+//	go run ./examples/server -db postgres://user@host/db    # PostgreSQL, for several replicas
+//	go run ./examples/server -base-url http://localhost:11434/v1 -model llama3.2
+//
+// Sessions belong to owners. The owner of a request is the value of its X-User header:
+// a stand-in for the caller's authentication, which a real service does in front of
+// this code (a session cookie, a token) and then passes on the same way. A request
+// without it is refused (401); a session of another owner is not found (404).
+//
+// The API, in JSON:
+//
+//	POST   /sessions                      {"name": "..."}        → 201, the session's info
+//	GET    /sessions?limit=N&after=CURSOR                         → {"sessions": [info...], "next": CURSOR}
+//	GET    /sessions/{id}                                         → the session's info
+//	GET    /sessions/{id}/messages?last=N                         → {"messages": [...], "first": INDEX}
+//	POST   /sessions/{id}/turns           {"content": "..."}     → {"messages": [user, assistant], "usage": {...}}
+//	DELETE /sessions/{id}                                         → 204
+//
+// Errors are {"error": "..."} with 400 for a bad request, 401 without an owner, 404
+// for a session not found, 409 when a turn lost the race to other writers too often,
+// 502 when the model failed and 500 otherwise.
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/exllm-go/session/examples/chat/dsn"
+	"github.com/exllm-go/session/examples/chat/llm"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run runs the server until SIGINT or SIGTERM and returns the exit status.
+func run(args []string, stderr io.Writer) int {
+	flags := flag.NewFlagSet("server", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `address`")
+	db := flags.String("db", "sqlite:server.db", "the database: sqlite:`PATH`, or a postgres:// URL for several replicas")
+	baseURL := flags.String("base-url", "", "a Chat Completions endpoint (`URL`); without it and -model, the local responder")
+	modelName := flags.String("model", "", "the `model` to ask; without -base-url, OpenAI's (API key in OPENAI_API_KEY)")
+	window := flags.Int("window", 8192, "the model's context window, in `tokens`, less room for its answer")
+	recent := flags.Int("recent", 40, "the last `N` messages a turn loads, from which its window is chosen")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	model, err := llm.Choose(*baseURL, *modelName)
+	if err != nil {
+		log.Error("server: " + err.Error())
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sqlDB, st, err := dsn.Open(ctx, *db)
+	if err != nil {
+		log.Error("server: -db " + err.Error())
+		return 1
+	}
+	defer sqlDB.Close()
+
+	srv := &http.Server{
+		Handler:           newServer(st, model, *window, *recent, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Error("server: " + err.Error())
+		return 1
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "model", model.Name())
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(ln) }()
+	select {
+	case err := <-errs:
+		log.Error("server: " + err.Error())
+		return 1
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Error("server: shutting down: " + err.Error())
+		return 1
+	}
+	return 0
+}
