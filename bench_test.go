@@ -168,6 +168,31 @@ func BenchmarkWindow(b *testing.B) {
 	}
 }
 
+// BenchmarkWindowStable is BenchmarkWindow with StablePrefix, on sessions that grow
+// by a message between windows, as a chat's do: the estimated tokens of the history are
+// computed once, and each window costs what the plain one does.
+func BenchmarkWindowStable(b *testing.B) {
+	for _, stable := range []bool{false, true} {
+		for _, n := range []int{100, 100_000} {
+			s := grow(session.New(""), "m", n)
+			budget := 50 * session.EstimateTokens(s.GetMessages(1)[0])
+			opts := []session.WindowOption{session.KeepSystem()}
+			name := fmt.Sprintf("plain/50-of-%d", n)
+			if stable {
+				opts = append(opts, session.StablePrefix())
+				name = fmt.Sprintf("stable/50-of-%d", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					s = s.AddMessage("user", "m")
+					sinkMessages = s.Window(budget, session.EstimateTokens, opts...)
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkAddToolCall adds an assistant message with one tool call, a []any as a
 // reload gives it, to a session, the common case of WithExtra.
 func BenchmarkAddToolCall(b *testing.B) {

@@ -158,6 +158,14 @@ func (d *decoder) session() (Session, error) {
 	if !hasUsage {
 		s.keptUsage = &keptUsage{form: usageMissing}
 	}
+	if v, ok := s.unknown[summaryKey]; ok {
+		if s.summary = summaryOf(v); s.summary != nil {
+			delete(s.unknown, summaryKey)
+			if len(s.unknown) == 0 {
+				s.unknown = nil
+			}
+		}
+	}
 	s.messages = newMessageLog(msgs)
 	return s, nil
 }

@@ -36,6 +36,10 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 	if kept != nil && kept.form == usageMissing {
 		keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "token_usage" })
 	}
+	if s.summary != nil {
+		at, _ := slices.BinarySearch(keys, summaryKey)
+		keys = slices.Insert(slices.Clone(keys), at, summaryKey)
+	}
 	var err error
 	b = append(b, '{')
 	b, err = appendMerged(b, keys, s.unknown, func(b []byte, key string) ([]byte, error) {
@@ -55,6 +59,8 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 			return s.appendMessages(b)
 		case "name":
 			return appendOptional(b, s.name), nil
+		case summaryKey:
+			return s.appendSummary(b), nil
 		case "token_usage":
 			if kept != nil && kept.form == usageNull {
 				return append(b, "null"...), nil

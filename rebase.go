@@ -54,6 +54,6 @@ func (s Session) Rebase(base, onto Session) (Session, bool) {
 func (s Session) sameHeader(t Session) bool {
 	return s.id == t.id && s.backend.equal(t.backend) && s.name.equal(t.name) &&
 		s.created.equal(t.created) && s.contextErr == nil && t.contextErr == nil &&
-		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) &&
+		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) && s.summary.equal(t.summary) &&
 		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage)
 }

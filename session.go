@@ -49,6 +49,7 @@ type Session struct {
 	usageKeys        usageKeySet // the keys of token_usage a file held, written even when 0
 	keptUsage        *keptUsage  // token_usage as a file held it, where the package writes it otherwise
 	messages         messageLog
+	summary          *summary // nil for none; never modified once a Session holds it
 
 	// Fields a loaded file holds that this package has no field for, kept so that
 	// saving the session again loses nothing. Never modified once a Session holds them.
@@ -208,9 +209,10 @@ func (s Session) SetName(name string) Session {
 }
 
 // ClearMessages returns s with no messages, as ExLLM.Session.clear_messages. Its ID,
-// backend, name, context and token usage are kept.
+// backend, name, context and token usage are kept; its summary (see Summarize) goes.
 func (s Session) ClearMessages() Session {
 	s.messages = messageLog{}
+	s.summary = nil
 	return s.touched()
 }
 
@@ -230,6 +232,9 @@ func (s Session) Truncate(n int) Session {
 		return s
 	}
 	s.messages = s.messages.truncate(max(n, 0))
+	if s.summary != nil && s.summary.through > s.messages.len() {
+		s.summary = nil // it summarizes messages that are gone
+	}
 	return s.touched()
 }
 
@@ -244,7 +249,7 @@ func (s Session) Equal(t Session) bool {
 		s.usageKept().equal(t.usageKept()) &&
 		mapsEqual(s.context, t.context) && s.otherContext.equal(t.otherContext) &&
 		mapsEqual(s.unknown, t.unknown) && mapsEqual(s.unknownUsage, t.unknownUsage) &&
-		s.messages.equal(t.messages)
+		s.summary.equal(t.summary) && s.messages.equal(t.messages)
 }
 
 // CommonPrefixLen returns how many leading messages s and t have in common, compared with

@@ -8,7 +8,46 @@ type windowOption func(*windowConfig)
 func (f windowOption) applyWindow(c *windowConfig) { f(c) }
 
 type windowConfig struct {
-	keepSystem bool
+	keepSystem  bool
+	stable      float64 // with StablePrefix, the spacing of its restarts, a fraction of the budget
+	summaryRole string
+}
+
+// StablePrefix makes consecutive windows of a growing session begin alike, so that a
+// provider's prompt cache, which bills the part of a request that repeats the previous
+// request's beginning at a fraction of the price, keeps serving them. Without it, a full
+// window slides one message at a time and changes its first message on every turn.
+//
+// With it, the window starts again further on only when the next message would not fit,
+// and then at a restart point, so that it has room to grow again: the restart points are
+// the messages at which the session's history, counted with EstimateTokens from its very
+// first message, passes a multiple of half the budget (StablePrefixEvery chooses another
+// fraction). The window starts at the first restart point at or after the message where
+// the plain window would start, and not inside a tool group; after a restart it holds
+// about half the budget, and grows to the budget before it restarts again. Every rule of
+// Window holds: the budget is never exceeded (counted with count), tool calls and
+// results are kept or left out together, KeepSystem's system messages and the summary
+// come first.
+//
+// The restart points depend on the messages alone, not on the budget's history or any
+// state: two processes, or a partial session (see FirstIndex) and its whole session,
+// give the same window. The estimated tokens of each message are computed once, and
+// kept with the messages as their digests are, so it costs what Window costs.
+func StablePrefix() WindowOption { return StablePrefixEvery(0.5) }
+
+// StablePrefixEvery is StablePrefix with restart points every fraction of the budget
+// (cut to between 0.05 and 1): a smaller fraction keeps windows fuller and restarts
+// them more often, each restart a request whose history the cache has not seen.
+func StablePrefixEvery(fraction float64) WindowOption {
+	return windowOption(func(c *windowConfig) { c.stable = min(max(fraction, 0.05), 1) })
+}
+
+// SummaryAs sets the role of the message that stands for the session's summary in a
+// window (see Summarize): "user" by default, which every provider accepts anywhere in
+// a conversation; "system" suits OpenAI's models, which read it as instructions, where
+// Anthropic's API takes system text only apart from the messages.
+func SummaryAs(role string) WindowOption {
+	return windowOption(func(c *windowConfig) { c.summaryRole = role })
 }
 
 // KeepSystem makes Window always keep the session's leading "system" messages (the
@@ -40,6 +79,13 @@ func KeepSystem() WindowOption {
 // window; if they alone exceed the budget, Window returns no messages at all, rather
 // than part of the instructions.
 //
+// A summarized session (see Summarize) sends, after the leading system messages it
+// keeps, its summary as one message (role "user", or SummaryAs's, its content the
+// summary's text, and Extra "summary_through", the index of the first message it does
+// not cover), then the most recent messages from the summary's end on: never a message
+// the summary covers, other than the leading system messages. If the summary does not
+// fit, Window returns no messages, rather than the history without it.
+//
 // count is called at most once for each message examined, and Window examines about as
 // many messages as it returns, however long the session, and never more than the
 // session holds. count gets a copy of each message: changing it changes nothing else.
@@ -47,7 +93,7 @@ func KeepSystem() WindowOption {
 // math.MaxInt exceed any budget. A nil count is EstimateTokens, the count for callers without the model's
 // tokenizer. A negative budget gives no messages.
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
-	var cfg windowConfig
+	cfg := windowConfig{summaryRole: "user"}
 	for _, opt := range opts {
 		if opt != nil {
 			opt.applyWindow(&cfg)
@@ -59,7 +105,7 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 	if count == nil {
 		count = EstimateTokens
 	}
-	msgs := s.messages.view()
+	msgs, first := s.messages.view(), s.messages.first()
 	measure := func(m Message) int {
 		if m.mutable() {
 			m = m.clone()
@@ -69,7 +115,7 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 
 	system := 0 // the leading system messages kept, msgs[:system]
 	used := 0
-	if cfg.keepSystem && s.messages.first() == 0 {
+	if cfg.keepSystem && first == 0 {
 		for system < len(msgs) && msgs[system].Role == "system" {
 			c := measure(msgs[system])
 			if c > budget-used {
@@ -79,16 +125,81 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 			system++
 		}
 	}
-	chosen := chooseRecent(msgs[system:], budget-used, measure)
+	lo := system // the first message the window may hold
+	var summarized []Message
+	if s.summary != nil {
+		m := s.summaryMessage(cfg.summaryRole)
+		c := max(count(m.clone()), 0)
+		if c > budget-used {
+			return []Message{}
+		}
+		used += c
+		summarized = append(summarized, m)
+		lo = min(max(lo, s.summary.through-first), len(msgs))
+	}
+	chosen := chooseRecent(msgs[lo:], budget-used, measure)
+	if cfg.stable > 0 && len(chosen) > 0 {
+		spacing := max(int(cfg.stable*float64(budget)), 1)
+		chosen = s.messages.stableStart(msgs[lo:], lo, chosen, spacing)
+	}
 
-	out := make([]Message, 0, system+len(chosen))
+	out := make([]Message, 0, system+len(summarized)+len(chosen))
 	for _, m := range msgs[:system] {
 		out = append(out, m.clone())
 	}
+	out = append(out, summarized...)
 	for i := len(chosen) - 1; i >= 0; i-- {
-		out = append(out, msgs[system+chosen[i]].clone())
+		out = append(out, msgs[lo+chosen[i]].clone())
 	}
 	return out
+}
+
+// stableStart returns the messages of chosen, indexes in msgs of a window's messages,
+// newest first, from the window's restart point on: see StablePrefix. msgs are the
+// messages the window may hold, from held index lo of l, and spacing is the distance of
+// two restart points in estimated tokens.
+func (l messageLog) stableStart(msgs []Message, lo int, chosen []int, spacing int) []int {
+	first := l.first()
+	// T(i), the estimated tokens of the conversation before msgs[i].
+	before := func(i int) (int, bool) { return l.tokensAt(first + lo + i) }
+	// A restart point is a message at which the history passes a multiple of spacing,
+	// or the first message the window may hold: after the leading system messages or the
+	// summary (not the first that a partial session holds, which another load moves).
+	restart := func(i int) (bool, bool) {
+		if i == 0 && (first == 0 || lo > 0) {
+			return true, true
+		}
+		t, ok := before(i)
+		if !ok {
+			return false, false
+		}
+		end := t + EstimateTokens(msgs[i])
+		return t%spacing == 0 || t/spacing != end/spacing, true
+	}
+	earliest := chosen[len(chosen)-1]
+	at := earliest
+	for ; at < len(msgs); at++ {
+		is, ok := restart(at)
+		if !ok {
+			return chosen
+		}
+		if is {
+			break
+		}
+	}
+	// The first message of the window from the restart point on that begins a group
+	// or stands alone: chosen holds whole groups, newest first.
+	var ref toolRefs
+	for k := len(chosen) - 1; k >= 0; k-- {
+		i := chosen[k]
+		if i < at {
+			continue
+		}
+		if ref.of(msgs[i]); !ref.answers() {
+			return chosen[:k+1]
+		}
+	}
+	return chosen // no such message: the plain window
 }
 
 // chooseRecent returns the indexes in msgs of the messages of the window, newest first:
