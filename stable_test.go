@@ -157,7 +157,7 @@ func TestStablePrefixIsStateless(t *testing.T) {
 	replay("tool-heavy", 150, 3, replayConfig{budget: budget, stable: true}, func(s session.Session, w []session.Message) {
 		opts := []session.WindowOption{session.StablePrefix()}
 		whole := s.Window(budget, nil, opts...)
-		part := s.Recent(len(whole) + 3).Window(budget, nil, opts...)
+		part := s.Recent(len(whole)+3).Window(budget, nil, opts...)
 		require.Equal(t, len(whole), len(part))
 		for i := range whole {
 			require.True(t, whole[i].Equal(part[i]), "message %d of the window", i)
