@@ -84,6 +84,8 @@ func recentChange(r *rand.Rand, s session.Session, floor int) session.Session {
 		return s.UpdateTokenUsage(session.TokenUsage{InputTokens: r.IntN(2)})
 	case 16:
 		return s.ClearMessages()
+	case 17:
+		return s.Summarize(r.IntN(s.Len()+1), word())
 	default:
 		return s
 	}
