@@ -94,6 +94,18 @@ func (c *chat) handle(ctx context.Context, line string) error {
 			return c.reported(err)
 		}
 		fmt.Fprintf(c.out, "Cleared %s; the token usage is kept.\n", plural(n, "message"))
+	case "/summary":
+		if text, through := c.s.Summary(); text != "" {
+			fmt.Fprintf(c.out, "Summary of the first %s (they stay in the session; the model is sent this instead):\n%s\n", plural(through, "message"), text)
+		} else {
+			fmt.Fprintln(c.out, "No summary yet: the whole conversation still fits in the window, or /compact makes one.")
+		}
+	case "/compact":
+		if err := c.update(ctx, 3, func(s session.Session, again bool) (session.Session, error) {
+			return c.compact(ctx, s, true)
+		}); err != nil {
+			return c.reportedTurn(err)
+		}
 	case "/sessions":
 		c.sessions(ctx)
 	case "/new":
@@ -284,7 +296,13 @@ func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) 
 // calls, and returns s with the answer, or an error and nothing saved.
 func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, error) {
 	for range maxToolRounds {
-		window := s.Window(c.window, c.model.Count, session.KeepSystem())
+		if c.overflows(s) {
+			var err error
+			if s, err = c.compact(ctx, s, false); err != nil {
+				return s, err
+			}
+		}
+		window := s.Window(c.window, c.model.Count, windowOptions...)
 		last, _ := s.LastMessage()
 		if len(window) == 0 || !window[len(window)-1].Equal(last) {
 			return s, fmt.Errorf("your message %w in the model's window of %d tokens (it takes %d); nothing was sent: shorten it, or raise -window",

@@ -45,6 +45,8 @@ const commands = `Commands:
   /sessions     the sessions kept with -db, newest first
   /new          start a new session
   /switch ID    go on with another session kept with -db
+  /summary      the summary the model is sent instead of the earliest messages
+  /compact      fold all but the last turn into the summary now
   /help         this help
   /quit         leave (so does the end of input, Ctrl-D)`
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/exllm-go/session"
 	"github.com/exllm-go/session/examples/chat/llm"
 )
 
@@ -31,6 +33,8 @@ type modelServer struct {
 	replies  []reply
 	requests []map[string]any
 	arrived  chan struct{} // a request arrived
+	// auto, if set, answers the requests that come when no scripted reply is left.
+	auto func(request map[string]any) reply
 }
 
 // reply is a scripted answer: an error status, or chunks of a stream.
@@ -60,11 +64,14 @@ func (s *modelServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, body)
 	var rep reply
-	if len(s.replies) > 0 {
+	switch {
+	case len(s.replies) > 0:
 		rep = s.replies[0]
 		if rep.status == 0 { // error replies repeat, for the client's retries
 			s.replies = s.replies[1:]
 		}
+	case s.auto != nil:
+		rep = s.auto(body)
 	}
 	s.mu.Unlock()
 	s.arrived <- struct{}{}
@@ -246,7 +253,8 @@ func TestWindowKeepsToolPairs(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	sent := map[int]bool{} // how many messages the requests held
 	for _, window := range []int{8, 16, 24, 32, 44, 60, 90} {
-		server.replies = []reply{textReply(usageChunk(1, 0, 1, 0), "ok")}
+		// A summary first, if the history no longer fits, then the answer.
+		server.replies = []reply{textReply(usageChunk(1, 0, 1, 0), "ok"), textReply(usageChunk(1, 0, 1, 0), "ok")}
 		r := chatIn(t, dir, "and now?\n", "-base-url", server.baseURL(), "-model", "test-model", "-window", fmt.Sprint(window))
 		if r.code != 0 {
 			assert.Contains(t, r.stderr, "does not fit")
@@ -341,4 +349,78 @@ func TestCtrlC(t *testing.T) {
 	s := load(t, filepath.Join(dir, "chat-session.json"))
 	assert.Equal(t, []string{"user", "assistant"}, roles(s.GetMessages(0)), "the session as of the last whole turn")
 	stdin.Close()
+}
+
+// TestLongConversationCompacts holds a long conversation with a small window, against
+// the test server, which answers summary requests with a numbered summary: every
+// request stays within the window, carries the latest summary once there is one,
+// mostly repeats the previous request's beginning, and the saved session keeps every
+// message; the summaries' calls are counted in the usage.
+func TestLongConversationCompacts(t *testing.T) {
+	summaries := 0
+	server := newModelServer(t)
+	server.auto = func(req map[string]any) reply {
+		msgs := messagesOf(req)
+		if msgs[0]["content"] == llm.SummaryInstructions {
+			summaries++
+			return textReply(usageChunk(10, 0, 5, 0), fmt.Sprintf("SUMMARY %d of the talk so far.", summaries))
+		}
+		return textReply(usageChunk(10, 0, 5, 0), fmt.Sprintf("An answer to %q.", msgs[len(msgs)-1]["content"]))
+	}
+	const turns, window = 40, 400
+	var input strings.Builder
+	for i := range turns {
+		fmt.Fprintf(&input, "Question %d: what do you make of the window, the cache and the prefix of this chat?\n", i)
+	}
+	input.WriteString("/summary\n/usage\n")
+	dir := t.TempDir()
+	r := chatIn(t, dir, input.String(), "-base-url", server.baseURL(), "-model", "test-model", "-window", fmt.Sprint(window))
+	require.Equal(t, 0, r.code, r.stderr)
+
+	tokens, err := llm.O200k()
+	require.NoError(t, err)
+	model := llm.NewOpenAI("", "test-model", "", tokens)
+	var previous []map[string]any
+	compacted := false
+	asked, repeated, sent := 0, 0, 0
+	for _, req := range server.recorded() {
+		msgs := messagesOf(req)
+		if msgs[0]["content"] == llm.SummaryInstructions {
+			compacted = true
+			continue
+		}
+		asked++
+		used := 0
+		for _, m := range msgs {
+			content, _ := m["content"].(string)
+			used += model.Count(session.Message{Role: m["role"].(string), Content: content})
+		}
+		require.LessOrEqual(t, used, window, "request %d exceeds the window", asked)
+		if compacted {
+			assert.True(t, strings.HasPrefix(msgs[0]["content"].(string), "SUMMARY"), "request %d carries no summary", asked)
+		}
+		same := 0
+		for same < len(previous) && same < len(msgs) && fmt.Sprint(previous[same]) == fmt.Sprint(msgs[same]) {
+			same++
+		}
+		repeated += same
+		sent += len(msgs)
+		previous = msgs
+	}
+	require.Equal(t, turns, asked)
+	require.Greater(t, summaries, 1, "the conversation was compacted more than once")
+	t.Logf("%d answers, %d summaries; %d of %d messages sent repeated the previous request's", asked, summaries, repeated, sent)
+	assert.Greater(t, float64(repeated), 0.6*float64(sent), "requests repeat their prefix")
+
+	s := load(t, filepath.Join(dir, "chat-session.json"))
+	require.Equal(t, 2*turns, s.Len(), "every message is kept")
+	for i := range turns {
+		assert.True(t, strings.HasPrefix(s.MessageAt(2*i).Content, fmt.Sprintf("Question %d:", i)))
+	}
+	text, through := s.Summary()
+	assert.Equal(t, fmt.Sprintf("SUMMARY %d of the talk so far.", summaries), text)
+	assert.Positive(t, through)
+	assert.Contains(t, r.stdout, "Summary of the first")
+	assert.Contains(t, r.stdout, text)
+	assert.Equal(t, 10*(asked+summaries), s.TokenUsage().InputTokens, "the summaries' calls are counted")
 }
