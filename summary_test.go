@@ -141,3 +141,20 @@ func TestSlice(t *testing.T) {
 	copied[0].Content = strings.ToUpper(copied[0].Content)
 	assert.Equal(t, "m0", s.MessageAt(0).Content)
 }
+
+// TestSummaryRoundTrips summarizes random sessions at random points and checks that
+// FromJSON(ToJSON(s)) keeps the summary, and is Equal to s.
+func TestSummaryRoundTrips(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	for seed := range uint64(200) {
+		s := randomSession(seed)
+		s = s.Summarize(r.IntN(s.Len()+2), randomString(r)+"x")
+		back, err := session.FromJSON(must(s.ToJSON()))
+		require.NoError(t, err, "seed %d", seed)
+		require.True(t, back.Equal(s), "seed %d", seed)
+		text, through := s.Summary()
+		backText, backThrough := back.Summary()
+		require.Equal(t, through, backThrough)
+		require.Equal(t, text == "", backText == "")
+	}
+}

@@ -219,7 +219,9 @@ func linChange(r *rand.Rand, s session.Session) session.Session {
 	words := []string{"hi", "ok", "caf\xc3", "\xff"}
 	word := func() string { return words[r.IntN(len(words))] }
 	at := time.Unix(int64(r.IntN(2)), 0)
-	switch r.IntN(12) {
+	switch r.IntN(13) {
+	case 11:
+		return s.Summarize(r.IntN(s.Len()+1), word())
 	case 0, 1, 2, 3:
 		return s.AddMessage("user", word(), session.WithTimestamp(at)).AddMessage("assistant", word(), session.WithTimestamp(at))
 	case 4:
