@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 )
 
 // digest is a SHA-256 digest.
@@ -58,13 +57,6 @@ func (s Session) Digest() ([sha256.Size]byte, error) {
 	return d, nil
 }
 
-// digestList holds the chain digests of a backing array's first slots: list[i] is
-// the digest of slots 0..i (see Session.Digest), computed on demand, a prefix at a time.
-type digestList struct {
-	mu   sync.Mutex
-	list []digest
-}
-
 // digest returns the chain digest of the log's messages: see Session.Digest.
 func (l messageLog) digest() (digest, error) {
 	return l.chain(l.len())
@@ -91,11 +83,7 @@ func (l messageLog) chain(i int) (digest, error) {
 		return l.b.prefix.chain, nil
 	}
 	n := i - first // the slots to digest
-	d := l.b.digests.Load()
-	if d == nil {
-		l.b.digests.CompareAndSwap(nil, new(digestList))
-		d = l.b.digests.Load()
-	}
+	d := loadList(&l.b.digests)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.list) >= n {
@@ -121,18 +109,6 @@ func (l messageLog) chain(i int) (digest, error) {
 		copy(buf, sum[:])
 	}
 	return d.list[n-1], nil
-}
-
-// upTo returns a list of the digests computed so far of the first n slots at most, for
-// an array that copies them; nil if there are none.
-func (d *digestList) upTo(n int) *digestList {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k := min(len(d.list), n)
-	if k == 0 {
-		return nil
-	}
-	return &digestList{list: append(make([]digest, 0, k+k/4), d.list[:k]...)}
 }
 
 // A Prefix stands for the first messages of a conversation: a partial session (see

@@ -43,10 +43,10 @@ type backing struct {
 	// own, from its first slot written here on, so that writing a slot changes nothing
 	// here. Never modified.
 	runs    []originRun
-	own     [1]originRun               // runs, for a backing that copied no slots
-	digests atomic.Pointer[digestList] // nil until a digest of the array's messages is asked for
-	tokens  atomic.Pointer[tokenList]  // nil until the estimated tokens of the messages are asked for
-	prefix  prefix                     // the messages before slot 0, not held
+	own     [1]originRun                       // runs, for a backing that copied no slots
+	digests atomic.Pointer[prefixList[digest]] // nil until a digest of the array's messages is asked for
+	tokens  atomic.Pointer[prefixList[int]]    // nil until the estimated tokens of the messages are asked for
+	prefix  prefix                             // the messages before slot 0, not held
 }
 
 // prefix stands for the first n messages of a conversation, which a log does not hold:

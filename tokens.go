@@ -3,15 +3,8 @@ package session
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 )
-
-// tokenList holds the estimated tokens of a backing array's first slots, summed: list[i]
-// is the sum of EstimateTokens over the prefix and slots 0..i, computed on demand, a
-// prefix at a time, as digestList is.
-type tokenList struct {
-	mu   sync.Mutex
-	list []int
-}
 
 // tokensAt returns the sum of EstimateTokens over the first i messages of the
 // conversation, for l.first() <= i <= l.len(), and whether it is known: it is not before
@@ -27,11 +20,7 @@ func (l messageLog) tokensAt(i int) (int, bool) {
 		return l.b.prefix.tokens, true
 	}
 	n := i - first
-	t := l.b.tokens.Load()
-	if t == nil {
-		l.b.tokens.CompareAndSwap(nil, new(tokenList))
-		t = l.b.tokens.Load()
-	}
+	t := loadList(&l.b.tokens)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.list) < n {
@@ -49,14 +38,32 @@ func (l messageLog) tokensAt(i int) (int, bool) {
 	return t.list[n-1], true
 }
 
-// upTo returns a list of the sums computed so far of the first n slots at most, for an
-// array that copies them; nil if there are none.
-func (t *tokenList) upTo(n int) *tokenList {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := min(len(t.list), n)
+// prefixList holds what is computed of the first slots of a backing array, one value a
+// slot, a prefix at a time, on demand: the chain digests (list[i] the digest of the
+// slots up to i, see Session.Digest) and the estimated tokens (list[i] the sum of
+// EstimateTokens over the prefix and the slots up to i).
+type prefixList[T any] struct {
+	mu   sync.Mutex
+	list []T
+}
+
+// loadList returns the list p points to, making it if there is none yet.
+func loadList[T any](p *atomic.Pointer[prefixList[T]]) *prefixList[T] {
+	if l := p.Load(); l != nil {
+		return l
+	}
+	p.CompareAndSwap(nil, new(prefixList[T]))
+	return p.Load()
+}
+
+// upTo returns a list of the values computed so far of the first n slots at most, for
+// an array that copies them; nil if there are none.
+func (d *prefixList[T]) upTo(n int) *prefixList[T] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := min(len(d.list), n)
 	if k == 0 {
 		return nil
 	}
-	return &tokenList{list: append(make([]int, 0, k+k/4), t.list[:k]...)}
+	return &prefixList[T]{list: append(make([]T, 0, k+k/4), d.list[:k]...)}
 }
