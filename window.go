@@ -170,11 +170,11 @@ func (l messageLog) stableStart(msgs []Message, lo int, chosen []int, spacing in
 			return true, true
 		}
 		t, ok := before(i)
-		if !ok {
+		end, ok2 := before(i + 1) // a message's tokens are never 0: end > t
+		if !ok || !ok2 {
 			return false, false
 		}
-		end := t + EstimateTokens(msgs[i])
-		return t%spacing == 0 || t/spacing != end/spacing, true
+		return t%spacing == 0 || t/spacing != (end-1)/spacing, true
 	}
 	earliest := chosen[len(chosen)-1]
 	at := earliest

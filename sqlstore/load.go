@@ -65,8 +65,8 @@ const wholeSession = -1
 
 // read reads the session with the given ID in tx: whole, or, with recent >= 0, its
 // last recent messages, as a partial session. With verify, its digest must be the version
-// its row records, and the chain digest each message's row records that of the session
-// (a migration reads rows of an older schema).
+// its row records, and, read whole, the prefix each message's row records must be the
+// session's (a migration reads rows of an older schema, and verifies nothing).
 func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, verify bool) (session.Session, error) {
 	r, err := st.readRow(ctx, tx, id)
 	if err != nil {
@@ -158,24 +158,30 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 // the others, and for a row whose chain or tokens is not one. emit's byte slice is valid
 // until it returns.
 //
-// On PostgreSQL, the queries name no bound of seq: planned with the values of its
+// On PostgreSQL, the queries name no bound of seq (and read seq to check the places): planned with the values of its
 // parameters, a range of seq at the end of the index, where the newest rows always are,
 // is estimated by reading the index's end, on every execution. A partial read there takes
 // as many rows as it needs from the end, a number written in the query, so that the plan
 // does not depend on its parameters and is made once.
 func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, from, count int64, prefixes bool, seed int64,
 	emit func(seq int64, body []byte, p *session.Prefix) error) error {
-	columns, args := "seq, body", []any{}
+	// SQLite reads the rows in a range of seq, which holds count-from rows exactly when
+	// every place is filled once: their seq need not be read.
+	withSeq := st.dialect.postgres
+	columns, args := "body", []any{}
 	switch {
 	case prefixes && from == 0:
-		columns = "seq, body, chain, tokens"
+		columns = "body, chain, tokens"
 	case prefixes:
-		columns, args = "seq, body, CASE WHEN seq = ? THEN chain END AS chain, CASE WHEN seq = ? THEN tokens END AS tokens", []any{seed, seed}
+		columns, args = "body, CASE WHEN seq = ? THEN chain END AS chain, CASE WHEN seq = ? THEN tokens END AS tokens", []any{seed, seed}
 	}
-	q := `SELECT ` + columns + ` FROM sqlstore_messages WHERE session_id = ? AND seq >= ? ORDER BY seq`
-	args = append(args, id, from)
+	if withSeq {
+		columns = "seq, " + columns
+	}
+	q := `SELECT ` + columns + ` FROM sqlstore_messages WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq`
+	args = append(args, id, from, count)
 	if st.dialect.postgres {
-		q, args = `SELECT `+columns+` FROM sqlstore_messages WHERE session_id = ? ORDER BY seq`, args[:len(args)-1]
+		q, args = `SELECT `+columns+` FROM sqlstore_messages WHERE session_id = ? ORDER BY seq`, args[:len(args)-2]
 		if from > 0 {
 			q = fmt.Sprintf(`SELECT * FROM (SELECT %s FROM sqlstore_messages WHERE session_id = ?
 				ORDER BY seq DESC LIMIT %d) AS recent ORDER BY seq`, columns, count-from)
@@ -188,7 +194,10 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, from, 
 	defer rows.Close()
 	var seq, tokens sql.NullInt64
 	var body, chain sql.RawBytes
-	dest := []any{&seq, &body}
+	dest := []any{&body}
+	if withSeq {
+		dest = []any{&seq, &body}
+	}
 	if prefixes {
 		dest = append(dest, &chain, &tokens)
 	}
@@ -197,7 +206,7 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, from, 
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		if !seq.Valid || seq.Int64 != want || want >= count {
+		if withSeq && (!seq.Valid || seq.Int64 != want) || want >= count {
 			return &corruptError{column: "message_count or sqlstore_messages.seq",
 				what: fmt.Sprintf("counts %d messages, the store holds one at %v where message %d belongs", count, nullable(seq.Int64, seq.Valid), want)}
 		}
