@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,8 +23,9 @@ import (
 // with SQLSTORE_POSTGRES_DSN set to add PostgreSQL: a commit of one turn to a long and
 // to a short session, that commit beside SaveToFile of the same long session, Load beside
 // LoadFromFile, a page of List among many sessions, a stateless turn (LoadRecent,
-// Window, Commit) on a long and a short session, and a page of one owner's sessions
-// among 100,000 of other owners' and alone.
+// Window, Commit) on a long and a short session (in separate runs, and in turn in one
+// run: BenchmarkStatelessTurnPair, whose ratio the README reports), and a page of one
+// owner's sessions among 100,000 of other owners' and alone.
 
 // conversation returns a session of n messages of about 300 bytes each.
 func conversation(n int) session.Session {
@@ -227,10 +229,58 @@ func BenchmarkStatelessTurn(b *testing.B) {
 	}
 }
 
+// BenchmarkStatelessTurnPair is BenchmarkStatelessTurn for the long and the short
+// sessions in one store and one run, a turn on each in turn, each timed apart: the
+// machine's speed, which drifts from one run to the next, weighs alike on both. It
+// reports the mean turn on each and their ratio; run it with -benchtime 200x, so that
+// a short session holds 30 messages at most.
+func BenchmarkStatelessTurnPair(b *testing.B) {
+	for _, be := range backends(b) {
+		b.Run(be.name, func(b *testing.B) {
+			st, db := open(b, be.driver, be.newDSN(b))
+			ids := map[int][]string{}
+			for _, n := range []int{10, 10_000} {
+				for range 20 {
+					s := conversation(n)
+					require.NoError(b, st.Commit(ctx, session.Session{}, s))
+					ids[n] = append(ids[n], s.ID())
+				}
+			}
+			settle(b, be, db)
+			turn := func(id string) time.Duration {
+				start := time.Now()
+				base, err := st.LoadRecent(ctx, id, 40)
+				if err != nil {
+					b.Fatal(err)
+				}
+				asked := base.AddMessage("user", "What time is it?")
+				if len(asked.Window(8000, nil)) == 0 {
+					b.Fatal("an empty window")
+				}
+				if err := st.Commit(ctx, base, asked.AddMessage("assistant", "Noon.")); err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start)
+			}
+			var short, long time.Duration
+			i := 0
+			for b.Loop() {
+				short += turn(ids[10][i%20])
+				long += turn(ids[10_000][i%20])
+				i++
+			}
+			b.ReportMetric(float64(short.Nanoseconds())/float64(i), "ns/short-turn")
+			b.ReportMetric(float64(long.Nanoseconds())/float64(i), "ns/long-turn")
+			b.ReportMetric(float64(long)/float64(short), "long/short")
+		})
+	}
+}
+
 // settle brings a database just loaded to the state it would be in after a while in
 // use, so that the measurement does not include the database's own work on a bulk load:
 // PostgreSQL's autovacuum of the new rows and its checkpoint writing them, SQLite's
-// checkpoint of a long WAL.
+// checkpoint of a long WAL, and the system's writeback of the files, which the first
+// commits' flushes would otherwise wait for.
 func settle(b *testing.B, be backend, db *sql.DB) {
 	stmts := []string{"PRAGMA wal_checkpoint(TRUNCATE)"}
 	if be.name == "postgres" {
@@ -240,6 +290,7 @@ func settle(b *testing.B, be backend, db *sql.DB) {
 		_, err := db.Exec(stmt)
 		require.NoError(b, err)
 	}
+	syncDisk()
 	runtime.GC()
 }
 
