@@ -9,6 +9,13 @@
 //	s = s.AddMessage("user", "Hello!")
 //	s = s.AddMessage("assistant", "Hi there!")
 //	s = s.UpdateTokenUsage(session.TokenUsage{InputTokens: 10, OutputTokens: 15})
+//
+// Window chooses what to send a model: the most recent messages that fit a budget, tool
+// calls with their results, with StablePrefix a beginning that stays put from turn to
+// turn for the provider's prompt cache, and with Summarize a summary in place of the
+// messages it covers, which the session keeps. A partial session (see FirstIndex, Recent)
+// holds only the end of a long conversation, for a server that reads no more than a turn
+// needs.
 package session
 
 import (
