@@ -285,9 +285,12 @@ func (s Session) GetMessages(limit int) []Message {
 
 // MessageAt returns a copy of message i of s, oldest first, in constant time. It panics
 // if i is out of range, as indexing a slice does, or, in a partial session (see
-// FirstIndex), if s does not hold message i.
+// FirstIndex), if s does not hold message i (it holds the leading system messages).
 func (s Session) MessageAt(i int) Message {
 	first := s.messages.first()
+	if system := s.messages.system(); i >= 0 && i < len(system) {
+		return system[i].clone()
+	}
 	if i < first && i >= 0 {
 		panic(fmt.Sprintf("session: MessageAt(%d) of a partial session that holds messages [%d, %d)", i, first, s.messages.len()))
 	}

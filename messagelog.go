@@ -58,6 +58,7 @@ type prefix struct {
 	chain   digest
 	tokens  int
 	unknown bool
+	system  []Message // the conversation's leading system messages among the n; never modified
 }
 
 type originRun struct {
@@ -104,6 +105,32 @@ func (l messageLog) first() int {
 		return 0
 	}
 	return l.b.prefix.n
+}
+
+// leading returns the leading system messages of the conversation that l knows: those
+// before the messages it holds, and, where they fill what comes before, those it holds.
+func (l messageLog) leading() []Message {
+	before, first := l.system(), l.first()
+	if len(before) < first {
+		return before
+	}
+	k := 0
+	for k < len(l.msgs) && l.msgs[k].Role == "system" {
+		k++
+	}
+	if len(before) == 0 {
+		return l.msgs[:k:k]
+	}
+	return append(before[:len(before):len(before)], l.msgs[:k]...)
+}
+
+// system returns the leading system messages of the conversation that come before the
+// messages the log holds, for a partial log that was given them.
+func (l messageLog) system() []Message {
+	if l.b == nil {
+		return nil
+	}
+	return l.b.prefix.system
 }
 
 // view returns the messages the log holds. The caller must not modify or append to it.

@@ -25,8 +25,9 @@ var errUnknownPrefix = fmt.Errorf("%w; and not known either: it was truncated be
 // session. Len, the header (name, context, times, token usage: totals of the whole
 // conversation) and Digest are the whole session's; indexes, as MessageAt and Backward
 // take and give them, are the conversation's. GetMessages, Messages and Window see only
-// the messages it holds; Window's KeepSystem keeps no system messages of a partial
-// session, whose leading ones it does not hold. A store commits a partial session as it
+// the messages it holds. A partial session also holds the conversation's leading system
+// messages, the instructions that Window's KeepSystem always sends: MessageAt gives them,
+// GetMessages does not. A store commits a partial session as it
 // commits a whole one, writing what changed after the messages both hold.
 //
 // What it does not hold is not lost, but it cannot be written: ToJSON and the functions
@@ -52,6 +53,8 @@ func (s Session) Recent(n int) Session {
 	}
 	p.tokens, _ = s.messages.tokensAt(first)
 	held := s.messages.view()
+	lead := s.messages.leading()
+	p.system = lead[:min(len(lead), first):min(len(lead), first)]
 	msgs := append([]Message(nil), held[len(held)-(s.messages.len()-first):]...)
 	s.messages = partialLog(p, msgs)
 	return s
@@ -64,13 +67,25 @@ func (s Session) Recent(n int) Session {
 // session's end. Its Digest is then the whole session's, which the store can check
 // against the one it recorded. UpdatedAt is s's.
 //
+// system are the conversation's leading system messages, for KeepSystem (see Window):
+// those of them before the messages s holds, the first of the p.Len; a message that is
+// not a system message, and those after it, are ignored. The store checks them, as it
+// checks the messages of s: the chain digest of the whole conversation stands for them
+// only as part of p.
+//
 // s must be whole: PrecededBy of a partial session gives one that cannot be digested or
 // encoded. A p.Len of 0 or less returns s.
-func (s Session) PrecededBy(p Prefix) Session {
+func (s Session) PrecededBy(p Prefix, system ...Message) Session {
 	if p.Len <= 0 {
 		return s
 	}
 	pre := prefix{n: p.Len, chain: p.Chain, tokens: p.Tokens}
+	for _, m := range system[:min(len(system), p.Len)] {
+		if m.Role != "system" {
+			break
+		}
+		pre.system = append(pre.system, normalized(m))
+	}
 	if s.messages.first() != 0 {
 		pre = prefix{n: p.Len + s.messages.first(), unknown: true}
 	}

@@ -239,3 +239,36 @@ func TestEstimateTokensSurvivesAJSONRoundTrip(t *testing.T) {
 		require.Equal(t, p, q)
 	}
 }
+
+// TestPartialKeepsTheInstructions checks that a partial session holds the conversation's
+// leading system messages, so that KeepSystem sends them as the whole session does.
+func TestPartialKeepsTheInstructions(t *testing.T) {
+	s := grow(session.New("").AddMessage("system", "rules").AddMessage("system", "more"), "m", 22)
+	count := func(m session.Message) int { return len(m.Content) }
+	for _, n := range []int{0, 1, 5, 19, 20, 21, 22} {
+		part := s.Recent(n)
+		assert.Equal(t, "rules", part.MessageAt(0).Content, "n=%d", n)
+		assert.Equal(t, "more", part.MessageAt(1).Content, "n=%d", n)
+		for _, budget := range []int{9, 12, 20, 1000} {
+			for _, opts := range [][]session.WindowOption{{session.KeepSystem()}, {session.KeepSystem(), session.StablePrefix()}} {
+				whole := s.Window(budget, count, opts...)
+				if len(whole) > 2+n {
+					continue // the whole window holds messages the partial one does not
+				}
+				assert.Equal(t, contents(whole), contents(part.Window(budget, count, opts...)), "n=%d budget %d", n, budget)
+			}
+		}
+	}
+	assert.Equal(t, []string{"m19", "m20", "m21"}, contents(s.Recent(3).GetMessages(0)), "GetMessages gives what it holds")
+
+	// PrecededBy keeps the leading system messages it is given, and no other.
+	p, err := s.PrefixAt(20)
+	require.NoError(t, err)
+	tail, err := session.FromJSON(must(s.Recent(2).HeaderJSON()))
+	require.NoError(t, err)
+	tail = tail.AppendMessages(s.GetMessages(2)...)
+	rebuilt := tail.PrecededBy(p, s.MessageAt(0), s.MessageAt(1), s.MessageAt(2))
+	assert.Equal(t, []string{"rules", "more", "m20", "m21"}, contents(rebuilt.Window(1000, nil, session.KeepSystem())))
+	rebuilt = tail.PrecededBy(p, s.MessageAt(2), s.MessageAt(0))
+	assert.Equal(t, []string{"m20", "m21"}, contents(rebuilt.Window(1000, nil, session.KeepSystem())), "a first message that is no system message")
+}

@@ -113,10 +113,20 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 		return max(count(m), 0)
 	}
 
-	system := 0 // the leading system messages kept, msgs[:system]
+	system := 0 // the leading system messages kept that the log holds, msgs[:system]
 	used := 0
-	if cfg.keepSystem && first == 0 {
-		for system < len(msgs) && msgs[system].Role == "system" {
+	var before []Message // those before the messages a partial session holds
+	if cfg.keepSystem {
+		before = s.messages.system()
+		for _, m := range before {
+			c := measure(m)
+			if c > budget-used {
+				return []Message{}
+			}
+			used += c
+		}
+		// The run goes on into the messages held if it fills what comes before them.
+		for len(before) == first && system < len(msgs) && msgs[system].Role == "system" {
 			c := measure(msgs[system])
 			if c > budget-used {
 				return []Message{}
@@ -143,7 +153,10 @@ func (s Session) Window(budget int, count func(Message) int, opts ...WindowOptio
 		chosen = s.messages.stableStart(msgs[lo:], lo, chosen, spacing)
 	}
 
-	out := make([]Message, 0, system+len(summarized)+len(chosen))
+	out := make([]Message, 0, len(before)+system+len(summarized)+len(chosen))
+	for _, m := range before {
+		out = append(out, m.clone())
+	}
 	for _, m := range msgs[:system] {
 		out = append(out, m.clone())
 	}

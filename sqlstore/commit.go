@@ -89,17 +89,23 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	}
 	row := append(rowOf(next, nextVersion, header), st.owner)
 	filter, ownerArgs := st.ownerFilter()
+	// The leading system messages, counted for LoadRecent. A partial session's held ones
+	// continue the run only if the store counts all the messages before them.
+	system, systemArgs := "?", []any{leadingSystem(next)}
+	if first := next.FirstIndex(); first > 0 {
+		system, systemArgs = "CASE WHEN system_count < ? THEN system_count ELSE ? END", []any{first, first + leadingSystem(next)}
+	}
 
 	err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
 		var revision int64
 		var err error
 		if creating {
-			err = tx.QueryRowContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`, owner, revision)
-				VALUES (`+placeholders(len(row))+`, 1) ON CONFLICT (id) DO NOTHING RETURNING revision`), row...).Scan(&revision)
+			err = tx.QueryRowContext(ctx, st.dialect.rebind(`INSERT INTO sqlstore_sessions (`+sessionColumns+`, owner, system_count, revision)
+				VALUES (`+placeholders(len(row)+1)+`, 1) ON CONFLICT (id) DO NOTHING RETURNING revision`), append(row, systemArgs...)...).Scan(&revision)
 		} else {
-			args := append(append(row[:len(row)-1:len(row)-1], base.ID(), baseVersion), ownerArgs...)
-			err = tx.QueryRowContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET `+sessionAssignments+`, revision = revision + 1
-				WHERE id = ? AND version = ?`+filter+` RETURNING revision`), args...).Scan(&revision)
+			args := append(append(append(row[:len(row)-1:len(row)-1], systemArgs...), base.ID(), baseVersion), ownerArgs...)
+			err = tx.QueryRowContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET `+sessionAssignments+`, system_count = `+system+`,
+				revision = revision + 1 WHERE id = ? AND version = ?`+filter+` RETURNING revision`), args...).Scan(&revision)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return st.settle(ctx, tx, next.ID(), nextVersion, nextVersion == baseVersion)
@@ -252,6 +258,18 @@ var sessionAssignments = func() string {
 	}
 	return strings.Join(set, ", ")
 }()
+
+// leadingSystem returns how many system messages begin the messages that s holds.
+func leadingSystem(s session.Session) int {
+	n := 0
+	for m := range s.Messages() {
+		if m.Role != "system" {
+			break
+		}
+		n++
+	}
+	return n
+}
 
 // rowOf returns the values of a session's row.
 func rowOf(s session.Session, version string, header []byte) []any {

@@ -29,7 +29,7 @@ func (st *Store) Messages(ctx context.Context, id string, start, end int) ([]ses
 }
 
 func (st *Store) messages(ctx context.Context, tx *sql.Tx, id string, start, end int) ([]session.Message, error) {
-	r, err := st.readRow(ctx, tx, id)
+	r, err := st.readRow(ctx, tx, id, false)
 	if err != nil {
 		return nil, err
 	}

@@ -326,3 +326,81 @@ func TestUpdateManyClientsFewSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadRecentKeepsTheInstructions checks that a partial session from LoadRecent
+// holds the session's leading system messages, proven by their rows' chain digests, so
+// that KeepSystem sends them; that commits keep their count, which a tampered row breaks.
+func TestLoadRecentKeepsTheInstructions(t *testing.T) {
+	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
+		count := func(m session.Message) int { return len(m.Content) }
+		systemCount := func(id string) (n int) {
+			q := "SELECT system_count FROM sqlstore_sessions WHERE id = '" + id + "'"
+			require.NoError(t, db.QueryRow(q).Scan(&n))
+			return n
+		}
+		for _, system := range []int{0, 1, 2, 3} {
+			s := session.New("openai")
+			for i := range system {
+				s = s.AddMessage("system", fmt.Sprint("rule", i))
+			}
+			for i := range 15 {
+				s = s.AddMessage("user", fmt.Sprint("q", i)).AddMessage("assistant", fmt.Sprint("a", i))
+			}
+			require.NoError(t, st.Commit(ctx, session.Session{}, s))
+			assert.Equal(t, system, systemCount(s.ID()))
+			for _, n := range []int{0, 1, 4, 29, 30 - system + 1, 30, 40} {
+				part, err := st.LoadRecent(ctx, s.ID(), n)
+				require.NoError(t, err, "system %d n %d", system, n)
+				for i := range system {
+					assert.Equal(t, fmt.Sprint("rule", i), part.MessageAt(i).Content)
+				}
+				whole := s.Window(5*system+2*3, count, session.KeepSystem())
+				if len(whole) <= system+n {
+					assert.Equal(t, contents(whole), contents(part.Window(5*system+2*3, count, session.KeepSystem())), "system %d n %d", system, n)
+				}
+			}
+			// A turn from a partial base keeps the count; a whole change recounts.
+			part, err := st.LoadRecent(ctx, s.ID(), 2)
+			require.NoError(t, err)
+			next := part.AddMessage("user", "more").AddMessage("assistant", "sure")
+			require.NoError(t, st.Commit(ctx, part, next))
+			assert.Equal(t, system, systemCount(s.ID()))
+			whole, err := st.Load(ctx, s.ID())
+			require.NoError(t, err)
+			cleared := whole.ClearMessages().AddMessage("system", "new rules").AddMessage("user", "hi")
+			require.NoError(t, st.Commit(ctx, whole, cleared))
+			assert.Equal(t, 1, systemCount(s.ID()))
+			part, err = st.LoadRecent(ctx, s.ID(), 1)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"new rules", "hi"}, contents(part.Window(100, nil, session.KeepSystem())))
+		}
+
+		// Tampered rows.
+		for _, tt := range []struct{ name, set, column string }{
+			{"a count too high", "UPDATE sqlstore_sessions SET system_count = 2 WHERE id = '%s'", "system_count"},
+			{"a count past the messages", "UPDATE sqlstore_sessions SET system_count = 99 WHERE id = '%s'", "system_count"},
+			{"the instructions changed", "UPDATE sqlstore_messages SET body = replace(body, 'rules', 'RULES') WHERE seq = 0 AND session_id = '%s'", "sqlstore_messages.body or chain"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := session.New("openai").AddMessage("system", "rules")
+				for i := range 10 {
+					s = s.AddMessage("user", fmt.Sprint("q", i))
+				}
+				require.NoError(t, st.Commit(ctx, session.Session{}, s))
+				_, err := db.Exec(fmt.Sprintf(tt.set, s.ID()))
+				require.NoError(t, err)
+				_, err = st.LoadRecent(ctx, s.ID(), 3)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "column "+tt.column)
+			})
+		}
+	})
+}
+
+func contents(msgs []session.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Content
+	}
+	return out
+}

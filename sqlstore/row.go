@@ -43,14 +43,21 @@ type sessionRow struct {
 	header  sql.NullString
 	count   sql.NullInt64
 	version sql.NullString
+	system  sql.NullInt64 // the leading system messages, for a partial read
 }
 
-// readRow reads the row of the session with the given ID, checking its columns.
-func (st *Store) readRow(ctx context.Context, q querier, id string) (sessionRow, error) {
+// readRow reads the row of the session with the given ID, checking its columns. With
+// system, it reads the count of leading system messages too (a migration reads rows that
+// have none).
+func (st *Store) readRow(ctx context.Context, q querier, id string, system bool) (sessionRow, error) {
 	var r sessionRow
 	filter, args := st.ownerFilter()
-	err := q.QueryRowContext(ctx, st.dialect.rebind(`SELECT header, message_count, version FROM sqlstore_sessions WHERE id = ?`+filter),
-		append([]any{id}, args...)...).Scan(&r.header, &r.count, &r.version)
+	columns, dest := "header, message_count, version", []any{&r.header, &r.count, &r.version}
+	if system {
+		columns, dest = columns+", system_count", append(dest, &r.system)
+	}
+	err := q.QueryRowContext(ctx, st.dialect.rebind(`SELECT `+columns+` FROM sqlstore_sessions WHERE id = ?`+filter),
+		append([]any{id}, args...)...).Scan(dest...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return r, ErrNotFound
@@ -60,6 +67,8 @@ func (st *Store) readRow(ctx context.Context, q querier, id string) (sessionRow,
 		return r, &corruptError{column: "message_count", what: fmt.Sprintf("%v is not a number of messages", nullable(r.count.Int64, r.count.Valid))}
 	case !r.version.Valid:
 		return r, &corruptError{column: "version", what: "NULL"}
+	case system && (!r.system.Valid || r.system.Int64 < 0 || r.system.Int64 > r.count.Int64):
+		return r, &corruptError{column: "system_count", what: fmt.Sprintf("%v is not a number of the %d messages", nullable(r.system.Int64, r.system.Valid), r.count.Int64)}
 	}
 	return r, nil
 }

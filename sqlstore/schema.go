@@ -90,7 +90,8 @@ var migrations = []migration{
 	// 5: each message's row records the prefix of the session through it (see
 	// session.Prefix): the chain digest, so that LoadRecent can read the last messages
 	// alone and still prove them against the session's version, and the estimated tokens,
-	// on which the windows of session.StablePrefix restart.
+	// on which the windows of session.StablePrefix restart; and a session's row counts its
+	// leading system messages, which LoadRecent reads besides the last messages.
 	{statements: func(d dialect) []string {
 		blob := "BLOB"
 		if d.postgres {
@@ -99,11 +100,13 @@ var migrations = []migration{
 		return []string{
 			`ALTER TABLE sqlstore_messages ADD COLUMN chain ` + blob,
 			`ALTER TABLE sqlstore_messages ADD COLUMN tokens BIGINT`,
+			`ALTER TABLE sqlstore_sessions ADD COLUMN system_count BIGINT NOT NULL DEFAULT 0`,
 		}
 	}, step: recordPrefixes},
 }
 
-// recordPrefixes records the prefix through every stored message.
+// recordPrefixes records the prefix through every stored message, and counts the
+// leading system messages of every stored session.
 func recordPrefixes(ctx context.Context, st *Store, tx *sql.Tx) error {
 	ids, err := queryIDs(ctx, tx, `SELECT id FROM sqlstore_sessions`)
 	if err != nil {
@@ -123,6 +126,10 @@ func recordPrefixes(ctx context.Context, st *Store, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, update, p.Chain[:], p.Tokens, id, seq); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.ExecContext(ctx, st.dialect.rebind(`UPDATE sqlstore_sessions SET system_count = ? WHERE id = ?`),
+			leadingSystem(s), id); err != nil {
+			return err
 		}
 	}
 	return nil
