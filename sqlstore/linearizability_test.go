@@ -235,7 +235,10 @@ func linChange(r *rand.Rand, s session.Session) session.Session {
 		return s.SetContext(map[string]any{word(): word()})
 	case 8:
 		return s.UpdateTokenUsage(session.TokenUsage{InputTokens: r.IntN(2)})
-	case 9:
+	case 9: // sometimes with instructions, which LoadRecent reads apart
+		if r.IntN(2) == 0 {
+			return s.ClearMessages().AddMessage("system", word(), session.WithTimestamp(at))
+		}
 		return s.ClearMessages()
 	case 10:
 		return s // unchanged: a check that the store holds s
