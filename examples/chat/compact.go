@@ -23,10 +23,7 @@ func (c *chat) overflows(s session.Session) bool {
 		}
 	}
 	_, through := s.Summary()
-	system := 0
-	for system < s.Len() && s.MessageAt(system).Role == "system" {
-		system++
-	}
+	system := leadingSystem(s)
 	return sent < s.Len()-max(through, system)
 }
 
@@ -35,10 +32,7 @@ func (c *chat) overflows(s session.Session) bool {
 // forced says that the user asked (/compact), who is told when there is nothing to fold.
 func (c *chat) compact(ctx context.Context, s session.Session, forced bool) (session.Session, error) {
 	previous, through := s.Summary()
-	system := 0
-	for system < s.Len() && s.MessageAt(system).Role == "system" {
-		system++
-	}
+	system := leadingSystem(s)
 	from := max(through, system)
 	cut := s.SummaryPoint(c.window/2, c.model.Count)
 	if forced {
@@ -72,4 +66,14 @@ func (c *chat) compact(ctx context.Context, s session.Session, forced bool) (ses
 	fmt.Fprintf(c.out, "  [%s of %s replaces them in the model's window; they stay in the session (/summary shows it)]\n",
 		what, plural(cut-from, "earlier message"))
 	return s, nil
+}
+
+// leadingSystem returns how many system messages begin s: the instructions Window's
+// KeepSystem always sends, which no summary folds in.
+func leadingSystem(s session.Session) int {
+	n := 0
+	for n < s.Len() && s.MessageAt(n).Role == "system" {
+		n++
+	}
+	return n
 }
