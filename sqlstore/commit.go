@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/exllm-go/session"
@@ -56,6 +57,8 @@ var errCommitted = errors.New("already committed")
 func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	creating := base.IsZero()
 	switch {
+	case st.invalid != nil:
+		return st.invalid
 	case next.IsZero():
 		return errors.New("next is the zero Session: create sessions with session.New")
 	case !validID(next.ID()):
@@ -236,13 +239,22 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 // a test can break the store on purpose, to see its linearizability check fail.
 var versionOf = digestVersion
 
-// digestVersion returns the version of s as the store records it: its digest, in hex.
+// digestVersion returns the version of s as the store records it: its digest, in hex,
+// and the tokens its messages are estimated at (see session.Prefix), which the row
+// before the messages that LoadRecent reads records for them. The digest covers every
+// byte of s; the estimate is a number computed from them, but it is read from a row of
+// its own that a digest of the messages after it does not cover: in the version, it is
+// proven with them, so that a changed row is found, never committed onward.
 func digestVersion(s session.Session) (string, error) {
 	d, err := s.Digest()
 	if err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(d[:]), nil
+	p, err := s.PrefixAt(s.Len())
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(d[:]) + "." + strconv.Itoa(p.Tokens), nil
 }
 
 // sessionColumns are the columns of a session's row that a commit writes, in the order

@@ -9,8 +9,8 @@ import (
 // Delete removes the session with the given ID and its messages. It returns ErrNotFound
 // if the store does not hold it.
 func (st *Store) Delete(ctx context.Context, id string) error {
-	err := ErrNotFound
-	if validID(id) {
+	err := st.usable(id)
+	if err == nil {
 		err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
 			filter, args := st.ownerFilter()
 			res, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_sessions WHERE id = ?`+filter), append([]any{id}, args...)...)

@@ -27,6 +27,15 @@ var (
 	// bytes. Load, Messages and Delete return ErrNotFound for such an ID.
 	ErrInvalidID = errors.New("invalid session ID")
 
+	// ErrInvalidOwner is returned, wrapped, by every call of a view that
+	// [Store.ForOwner] made for an owner no database could hold: "", text that is not
+	// UTF-8, holds a NUL or is longer than [MaxOwnerLength] bytes.
+	ErrInvalidOwner = errors.New("invalid owner")
+
+	// ErrCorrupt is returned, wrapped, for a row that does not hold what the store wrote:
+	// changed or damaged outside the store. The error names the session and the column.
+	ErrCorrupt = errors.New("corrupt row")
+
 	// ErrBadCursor is returned, wrapped, by List for a ListOptions.After that
 	// Info.Cursor did not make.
 	ErrBadCursor = errors.New("not a cursor of Info.Cursor")
@@ -35,6 +44,9 @@ var (
 // MaxIDLength is the length in bytes of the longest session ID the store holds; an ID
 // of session.New is 36 bytes. PostgreSQL refuses index entries much longer.
 const MaxIDLength = 512
+
+// MaxOwnerLength is the length in bytes of the longest owner [Store.ForOwner] takes.
+const MaxOwnerLength = 512
 
 type notFoundError struct{}
 
@@ -45,6 +57,9 @@ func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 func validID(id string) bool {
 	return id != "" && len(id) <= MaxIDLength && utf8.ValidString(id) && !strings.Contains(id, "\x00")
 }
+
+// validOwner reports whether both databases can hold owner as a session's owner.
+func validOwner(owner string) bool { return validID(owner) && len(owner) <= MaxOwnerLength }
 
 // shortID returns id as error messages name it: quoted where it is not plain, and cut
 // to a readable length.
@@ -73,6 +88,9 @@ func (e *corruptError) Error() string {
 	}
 	return msg + " (the row was changed or damaged outside the store)"
 }
+
+// Is reports whether target is ErrCorrupt.
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
 
 func (e *corruptError) Unwrap() error { return e.err }
 

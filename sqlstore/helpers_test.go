@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,4 +86,18 @@ func forEach(t *testing.T, test func(t *testing.T, st *sqlstore.Store, db *sql.D
 			test(t, st, db)
 		})
 	}
+}
+
+// TestMain says loudly when PostgreSQL is not tested, and fails where it must be: in CI
+// (CI=true), which always starts a server.
+func TestMain(m *testing.M) {
+	if os.Getenv(postgresEnv) == "" {
+		fmt.Fprintf(os.Stderr, "\n*** %s is not set: every PostgreSQL test of sqlstore is SKIPPED ***\n"+
+			"*** (bash .ci/run starts a server and sets it)                         ***\n\n", postgresEnv)
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "sqlstore: CI must test PostgreSQL")
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
 }

@@ -12,9 +12,9 @@ import (
 // its messages: its length, usage, name, owner and times. It returns ErrNotFound if the
 // store (or this owner's view) does not hold it.
 func (st *Store) Info(ctx context.Context, id string) (Info, error) {
-	err := ErrNotFound
+	err := st.usable(id)
 	var info Info
-	if validID(id) {
+	if err == nil {
 		filter, args := st.ownerFilter()
 		row := st.db.QueryRowContext(ctx, st.dialect.rebind(`SELECT `+infoColumns+` FROM sqlstore_sessions WHERE id = ?`+filter),
 			append([]any{id}, args...)...)

@@ -54,6 +54,9 @@ const pageSize = 200
 func (st *Store) List(ctx context.Context, opts ListOptions) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		updated, id, err := parseCursor(opts.After)
+		if st.invalid != nil {
+			err = st.invalid
+		}
 		if err != nil {
 			yield(Info{}, fmt.Errorf("sqlstore: list: %w", err))
 			return

@@ -20,8 +20,8 @@ import (
 // names the session and the column, never a wrong session.
 func (st *Store) Load(ctx context.Context, id string) (session.Session, error) {
 	var s session.Session
-	err := ErrNotFound
-	if validID(id) {
+	err := st.usable(id)
+	if err == nil {
 		err = st.inTx(ctx, st.readTx(), func(tx *sql.Tx) error {
 			var err error
 			s, err = st.read(ctx, tx, id, wholeSession, true)
@@ -49,8 +49,8 @@ func (st *Store) Load(ctx context.Context, id string) (session.Session, error) {
 // system messages the chain digest their rows record.
 func (st *Store) LoadRecent(ctx context.Context, id string, n int) (session.Session, error) {
 	var s session.Session
-	err := ErrNotFound
-	if validID(id) {
+	err := st.usable(id)
+	if err == nil {
 		err = st.inTx(ctx, st.readTx(), func(tx *sql.Tx) error {
 			var err error
 			s, err = st.read(ctx, tx, id, max(n, 0), true)
@@ -90,6 +90,12 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 	if first > 0 {
 		from, system = first-1, min(r.system.Int64, first)
 	}
+	// The leading rows to read: the system messages, and the message after them, to
+	// prove that the row counts them all.
+	lead := system
+	if system < first {
+		lead = system + 1
+	}
 	// The session's JSON: its messages, then the rest of its header.
 	var doc bytes.Buffer
 	doc.Grow(len(header) + 256*int(min(count-first, 1<<16)))
@@ -101,7 +107,7 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 	}
 	var leading []session.Message // the leading system messages, read apart
 	var leadingChain []byte       // the chain digest recorded through them
-	err = st.scanMessages(ctx, tx, id, system, from, count, verify, func(seq int64, body, chain []byte, tokens sql.NullInt64) error {
+	err = st.scanMessages(ctx, tx, id, lead, from, count, verify, func(seq int64, body, chain []byte, tokens sql.NullInt64) error {
 		if body == nil {
 			return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d is NULL", seq)}
 		}
@@ -116,6 +122,15 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 			leading = append(leading, m)
 			if seq == system-1 {
 				leadingChain = bytes.Clone(chain)
+			}
+		}
+		if seq == system && system < first {
+			var m session.Message
+			if err := m.UnmarshalJSON(body); err != nil {
+				return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d", seq), err: err}
+			}
+			if m.Role == "system" {
+				return &corruptError{column: "system_count", what: fmt.Sprintf("counts %d leading system messages; message %d is one too", r.system.Int64, seq)}
 			}
 		}
 		if verify && (seq == from && first > 0 || first == 0) {
@@ -196,11 +211,11 @@ func prefixOf(seq int64, chain []byte, tokens sql.NullInt64) (session.Prefix, bo
 }
 
 // scanMessages calls emit with the seq and body of the rows of the messages of the
-// session with the given ID before seq system and from seq from to count (not
+// session with the given ID before seq lead and from seq from to count (not
 // included), in order, checking that each is at its place and that there are no rows
 // after them; with prefixes, with the chain and tokens that the row of each records
 // through its message: of every row for a whole read (from 0), of the row at from, and
-// the chain of the row before system, for a partial one (NULL for the others). emit's
+// the chains of the rows before lead, for a partial one (NULL for the others). emit's
 // byte slices are valid until it returns.
 //
 // On PostgreSQL, the queries name no bound of seq that a parameter gives (and read seq to
@@ -209,7 +224,7 @@ func prefixOf(seq int64, chain []byte, tokens sql.NullInt64) (session.Prefix, bo
 // end, on every execution. A partial read there takes as many rows as it needs from the
 // end, and the leading ones, numbers written in the query, so that the plan does not
 // depend on its parameters and is made once.
-func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, system, from, count int64, prefixes bool,
+func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, lead, from, count int64, prefixes bool,
 	emit func(seq int64, body, chain []byte, tokens sql.NullInt64) error) error {
 	// SQLite reads the rows in ranges of seq, which hold as many rows as places exactly
 	// when every place is filled once: their seq need not be read.
@@ -219,22 +234,22 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, system
 	case prefixes && from == 0:
 		columns = "body, chain, tokens"
 	case prefixes:
-		columns, args = "body, CASE WHEN seq = ? OR seq = ? THEN chain END AS chain, CASE WHEN seq = ? THEN tokens END AS tokens", []any{from, system - 1, from}
+		columns, args = "body, CASE WHEN seq = ? OR seq < ? THEN chain END AS chain, CASE WHEN seq = ? THEN tokens END AS tokens", []any{from, lead, from}
 	}
 	if withSeq {
 		columns = "seq, " + columns
 	}
 	// The leading rows apart when there are rows between them and from, else all from 0.
-	apart := system > 0 && system < from
+	apart := lead > 0 && lead < from
 	lo := from
-	if system > 0 && !apart {
+	if lead > 0 && !apart {
 		lo = 0
 	}
 	var q string
 	switch {
 	case !st.dialect.postgres && apart:
 		q = `SELECT ` + columns + ` FROM sqlstore_messages WHERE session_id = ? AND (seq < ? OR seq >= ? AND seq < ?) ORDER BY seq`
-		args = append(args, id, system, from, count)
+		args = append(args, id, lead, from, count)
 	case !st.dialect.postgres:
 		q = `SELECT ` + columns + ` FROM sqlstore_messages WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq`
 		args = append(args, id, lo, count)
@@ -245,7 +260,7 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, system
 		q = fmt.Sprintf(`SELECT * FROM (SELECT %s FROM sqlstore_messages WHERE session_id = ? ORDER BY seq DESC LIMIT %d) AS recent`, columns, count-from)
 		args = append(args, id)
 		if apart {
-			q = fmt.Sprintf(`SELECT %s FROM sqlstore_messages WHERE session_id = ? AND seq < %d UNION ALL `, columns, system) + q
+			q = fmt.Sprintf(`SELECT %s FROM sqlstore_messages WHERE session_id = ? AND seq < %d UNION ALL `, columns, lead) + q
 			args = append(args[:len(args):len(args)], args...) // each part's arguments
 		}
 		q = `SELECT * FROM (` + q + `) AS rows ORDER BY seq`
@@ -267,7 +282,7 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, system
 	// The seq of the next row: the leading ones, then from on.
 	want, jumpAt := lo, int64(-1)
 	if apart {
-		want, jumpAt = 0, system
+		want, jumpAt = 0, lead
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {

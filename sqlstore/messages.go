@@ -14,8 +14,8 @@ import (
 // It returns ErrNotFound if the store does not hold the session.
 func (st *Store) Messages(ctx context.Context, id string, start, end int) ([]session.Message, error) {
 	var msgs []session.Message
-	err := ErrNotFound
-	if validID(id) {
+	err := st.usable(id)
+	if err == nil {
 		err = st.inTx(ctx, st.readTx(), func(tx *sql.Tx) error {
 			var err error
 			msgs, err = st.messages(ctx, tx, id, start, end)
@@ -43,7 +43,8 @@ func (st *Store) messages(ctx context.Context, tx *sql.Tx, id string, start, end
 		return nil, err
 	}
 	defer rows.Close()
-	msgs := make([]session.Message, 0, end-start)
+	// The count is a stored number: the rows, as they are read, size the slice.
+	msgs := make([]session.Message, 0, min(end-start, 256))
 	var seq sql.NullInt64
 	var body sql.RawBytes
 	for rows.Next() {

@@ -16,6 +16,9 @@ const pruneBatch = 100
 // than one batch; a session updated again meanwhile is kept. On error it returns how many
 // it deleted until then.
 func (st *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+	if st.invalid != nil {
+		return 0, fmt.Errorf("sqlstore: prune: %w", st.invalid)
+	}
 	cut := before.UnixMicro()
 	total := 0
 	for {
@@ -32,35 +35,33 @@ func (st *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 
 // pruneBatch deletes up to pruneBatch sessions updated before cut, in microseconds,
 // and reports whether there may be more.
+//
+// One statement chooses the sessions and deletes them, and it states its conditions
+// (the time, the owner) on the rows it deletes as well as on those it chooses: on
+// PostgreSQL, a row that a concurrent commit holds is deleted after that commit, only
+// if the row as the commit left it still meets them. The messages and versions of the
+// sessions it deleted are theirs: no other writer can make a session of the same ID
+// until this transaction ends.
 func (st *Store) pruneBatch(ctx context.Context, cut int64) (deleted int, more bool, err error) {
 	err = st.inTx(ctx, nil, func(tx *sql.Tx) error {
-		deleted = 0
-		filter, args := st.ownerFilter()
-		ids, err := queryIDs(ctx, tx, st.dialect.rebind(`SELECT id FROM sqlstore_sessions WHERE updated_us < ?`+filter+
-			` ORDER BY updated_us LIMIT ?`), append(append([]any{cut}, args...), pruneBatch)...)
+		filter, ownerArgs := st.ownerFilter()
+		chosen := `SELECT id FROM sqlstore_sessions WHERE updated_us < ?` + filter + ` ORDER BY updated_us LIMIT ?`
+		args := append(append(append([]any{cut}, ownerArgs...), pruneBatch, cut), ownerArgs...)
+		ids, err := queryIDs(ctx, tx, st.dialect.rebind(`DELETE FROM sqlstore_sessions WHERE id IN (`+chosen+`)
+			AND updated_us < ?`+filter+` RETURNING id`), args...)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			// Again with the time: a commit may have come since the SELECT.
-			res, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM sqlstore_sessions WHERE id = ? AND updated_us < ?`), id, cut)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				if err != nil {
-					return err
-				}
-				continue
-			}
 			for _, table := range []string{"sqlstore_messages", "sqlstore_versions"} {
 				if _, err := tx.ExecContext(ctx, st.dialect.rebind(`DELETE FROM `+table+` WHERE session_id = ?`), id); err != nil {
 					return err
 				}
 			}
-			deleted++
 		}
-		more = len(ids) == pruneBatch
+		// A batch that found rows the statement then kept (updated meanwhile) may
+		// not be the last.
+		deleted, more = len(ids), len(ids) > 0
 		return nil
 	})
 	return deleted, more, err

@@ -103,6 +103,14 @@ var migrations = []migration{
 			`ALTER TABLE sqlstore_sessions ADD COLUMN system_count BIGINT NOT NULL DEFAULT 0`,
 		}
 	}, step: recordPrefixes},
+	// 6: a session's version covers the tokens its messages are estimated at, which
+	// LoadRecent reads from the row before the messages it reads (see digestVersion):
+	// the tokens the last message's row records, as migration 5 computed them.
+	{statements: func(dialect) []string {
+		return []string{`UPDATE sqlstore_sessions SET version = version || '.' || CAST(COALESCE(
+			(SELECT m.tokens FROM sqlstore_messages m WHERE m.session_id = sqlstore_sessions.id AND m.seq = sqlstore_sessions.message_count - 1),
+			0) AS TEXT) WHERE version NOT LIKE '%.%'`}
+	}},
 }
 
 // recordPrefixes records the prefix through every stored message, and counts the

@@ -42,21 +42,42 @@ type Store struct {
 	commits *atomic.Uint64 // commits made through this Store and its views, to checkpoint SQLite's WAL
 	owner   string         // the owner of the sessions this view sees and creates
 	scoped  bool           // whether this is an owner's view
+	invalid error          // for a view of an owner no database could hold, what every call returns
 }
 
 // ForOwner returns a view of the store for the sessions of owner (an ID of your
-// application's user, tenant or key: any text; "" is not an owner): sessions it creates
-// belong to owner, and it sees only owner's sessions. Load, Info, Messages, Delete and
-// Commit of a session of another owner, or of none, return ErrNotFound, as for a session
-// that does not exist; List and Prune see owner's sessions only, through an index, at a
-// cost that does not grow with the sessions of other owners. The Store itself sees every
-// session, and those it creates have no owner, so that no owner's view sees them.
+// application's user, tenant or key): sessions it creates belong to owner, and it sees
+// only owner's sessions. Load, Info, Messages, Delete and Commit of a session of another
+// owner, or of none, return [ErrNotFound], as for a session that does not exist; List
+// and Prune see owner's sessions only, through an index, at a cost that does not grow
+// with the sessions of other owners. The Store itself sees every session, and those it
+// creates have no owner, so that no owner's view sees them.
+//
+// An owner is valid UTF-8 of 1 to [MaxOwnerLength] bytes with no NUL, the same on every
+// database. A view of any other owner, the empty one included, fails closed: every call
+// returns [ErrInvalidOwner] and reads and writes nothing. So a server that passes an
+// unauthenticated request's empty user on never reaches the sessions of no owner.
 //
 // A view is cheap: make one per request, from the owner your authentication gives.
 func (st *Store) ForOwner(owner string) *Store {
 	view := *st
-	view.owner, view.scoped = owner, true
+	view.owner, view.scoped, view.invalid = owner, true, nil
+	if !validOwner(owner) {
+		view.invalid = fmt.Errorf("%w %s", ErrInvalidOwner, shortID(owner))
+	}
 	return &view
+}
+
+// usable returns the error every call of an invalid owner's view returns, and, for a
+// session ID that no database could hold, ErrNotFound.
+func (st *Store) usable(id string) error {
+	switch {
+	case st.invalid != nil:
+		return st.invalid
+	case !validID(id):
+		return ErrNotFound
+	}
+	return nil
 }
 
 // ownerFilter returns the condition on the owner column of the view, " AND owner = ?",

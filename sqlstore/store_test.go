@@ -297,13 +297,13 @@ func TestSchemaVersions(t *testing.T) {
 			_, db := open(t, b.driver, dsn)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 5, version)
+			assert.Equal(t, 6, version)
 
 			_, err := sqlstore.Open(ctx, db)
 			assert.NoError(t, err, "opening again changes nothing")
 
 			for _, tt := range []struct{ set, want string }{
-				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (5)"},
+				{"UPDATE sqlstore_schema SET version = 99", "the schema is version 99, newer than this package knows (6)"},
 				{"UPDATE sqlstore_schema SET version = -1", "sqlstore_schema holds version -1, not a version"},
 				{"INSERT INTO sqlstore_schema (version) VALUES (5)", "sqlstore_schema holds 2 rows, not one"},
 			} {
@@ -341,7 +341,7 @@ func TestMigration(t *testing.T) {
 			require.NoError(t, err)
 			var version int
 			require.NoError(t, db.QueryRow("SELECT version FROM sqlstore_schema").Scan(&version))
-			assert.Equal(t, 5, version)
+			assert.Equal(t, 6, version)
 			loaded, err := st.Load(ctx, s.ID())
 			require.NoError(t, err)
 			assert.True(t, loaded.Equal(s), "what version 2 stored loads")
