@@ -36,6 +36,11 @@ var (
 	// changed or damaged outside the store. The error names the session and the column.
 	ErrCorrupt = errors.New("corrupt row")
 
+	// ErrBusy is returned, wrapped, when the database stayed busy for longer than
+	// it waits (SQLite's SQLITE_BUSY, after the busy timeout of SQLiteDSN): nothing
+	// was written. Try again later; a server answers 503 with Retry-After.
+	ErrBusy = errors.New("database busy")
+
 	// ErrBadCursor is returned, wrapped, by List for a ListOptions.After that
 	// Info.Cursor did not make.
 	ErrBadCursor = errors.New("not a cursor of Info.Cursor")

@@ -40,6 +40,7 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	commits *atomic.Uint64 // commits made through this Store and its views, to checkpoint SQLite's WAL
+	writers chan struct{}  // on SQLite, held by the one write transaction of this Store and its views at a time
 	owner   string         // the owner of the sessions this view sees and creates
 	scoped  bool           // whether this is an owner's view
 	invalid error          // for a view of an owner no database could hold, what every call returns
@@ -114,6 +115,9 @@ func open(ctx context.Context, db *sql.DB, target int) (*Store, error) {
 			return err
 		}
 		st = &Store{db: db, dialect: d, commits: new(atomic.Uint64)}
+		if !d.postgres {
+			st.writers = make(chan struct{}, 1)
+		}
 		return st.migrate(ctx, target)
 	})
 	return st, err
@@ -209,10 +213,24 @@ func (d dialect) rebind(query string) string {
 
 // inTx runs f in a transaction, which it commits if f succeeds and rolls back on every
 // other way out, a panic included.
+//
+// On SQLite, which lets one transaction write at a time, the write transactions (nil
+// opts) of a Store wait for each other here, in turn, before SQLite sees them: writers
+// that wait in SQLite's busy handler sleep and retry, and under load some of them wait
+// out the whole busy timeout while others pass. Other processes' writers still meet
+// this Store's in the busy handler.
 func (st *Store) inTx(ctx context.Context, opts *sql.TxOptions, f func(tx *sql.Tx) error) error {
+	if opts == nil && st.writers != nil {
+		select {
+		case st.writers <- struct{}{}:
+			defer func() { <-st.writers }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	tx, err := st.db.BeginTx(ctx, opts)
 	if err != nil {
-		return err
+		return busy(err)
 	}
 	committed := false
 	defer func() {
@@ -221,8 +239,17 @@ func (st *Store) inTx(ctx context.Context, opts *sql.TxOptions, f func(tx *sql.T
 		}
 	}()
 	if err := f(tx); err != nil {
-		return err
+		return busy(err)
 	}
 	committed = true
-	return tx.Commit()
+	return busy(tx.Commit())
+}
+
+// busy returns err wrapped with ErrBusy if it is SQLite's SQLITE_BUSY or
+// SQLITE_LOCKED.
+func busy(err error) error {
+	if err != nil && isBusy(err) && !errors.Is(err, ErrBusy) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
 }

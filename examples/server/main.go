@@ -23,9 +23,18 @@
 //	POST   /sessions/{id}/turns           {"content": "..."}     → {"messages": [user, assistant], "usage": {...}}
 //	DELETE /sessions/{id}                                         → 204
 //
-// Errors are {"error": "..."} with 400 for a bad request, 401 without an owner, 404
-// for a session not found, 409 when a turn lost the race to other writers too often,
-// 502 when the model failed and 500 otherwise.
+// A listing gives 50 sessions, newest first, unless limit says otherwise (1 to 1000),
+// and "next", the cursor of the next page, unless it is the last; messages gives the
+// last 50 messages unless last says otherwise (0 to 1000), and the index of the first
+// it gives. A request body is one JSON object of 1 MiB at most, with no unknown field
+// and nothing after it.
+//
+// Errors are {"error": "..."}, whatever the path and method: 400 for a bad request, 401
+// without an owner or with one no database could hold, 404 for a session or path not
+// found, 405 for a method a path does not take (with Allow), 409 when a turn lost the
+// race to other writers too often, 413 for a body over 1 MiB, 502 when the model
+// failed, 503 with Retry-After when the database stayed busy (SQLite, under many
+// writers), and 500 otherwise, whose cause is logged, not answered.
 package main
 
 import (
@@ -35,6 +44,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,6 +53,22 @@ import (
 	"github.com/exllm-go/session/examples/chat/dsn"
 	"github.com/exllm-go/session/examples/chat/llm"
 )
+
+// redacted returns the database flag as a log may show it: a URL without its password.
+func redacted(db string) string {
+	u, err := url.Parse(db)
+	switch {
+	case err != nil:
+		return "(a URL that does not parse)"
+	case u.Opaque != "":
+		return db
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
@@ -86,7 +112,7 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("server: " + err.Error())
 		return 1
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "db", *db, "model", model.Name())
+	log.Info("serving", "addr", ln.Addr().String(), "db", redacted(*db), "model", model.Name())
 	errs := make(chan error, 1)
 	go func() { errs <- srv.Serve(ln) }()
 	select {

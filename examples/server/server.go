@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +19,10 @@ import (
 
 // ownerHeader carries the owner of a request: the stand-in for authentication.
 const ownerHeader = "X-User"
+
+// busyTries is how many times a turn tries to commit its answer while the database is
+// busy.
+const busyTries = 5
 
 // maxBody is the largest request body the server reads.
 const maxBody = 1 << 20
@@ -39,6 +45,21 @@ func newServer(st *sqlstore.Store, model llm.Model, window, recent int, log *slo
 	mux.HandleFunc("GET /sessions/{id}/messages", s.owned(s.messages))
 	mux.HandleFunc("POST /sessions/{id}/turns", s.owned(s.turn))
 	mux.HandleFunc("DELETE /sessions/{id}", s.owned(s.delete))
+	// The other methods of each path, and the other paths, get an error in JSON too.
+	for path, allowed := range map[string]string{
+		"/sessions":               "GET, POST",
+		"/sessions/{id}":          "GET, DELETE",
+		"/sessions/{id}/messages": "GET",
+		"/sessions/{id}/turns":    "POST",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{r.Method + " is not allowed here: " + allowed})
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{"no such path: " + r.URL.Path})
+	})
 	return mux
 }
 
@@ -47,7 +68,8 @@ func newServer(st *sqlstore.Store, model llm.Model, window, recent int, log *slo
 type handler func(ctx context.Context, st *sqlstore.Store, r *http.Request) (int, any, error)
 
 // owned returns the http.HandlerFunc of h: it takes the owner from the request, and
-// writes h's answer or error as JSON.
+// writes h's answer or error as JSON. An error of the database is logged and answered
+// without its text, which is the server's business, not the client's.
 func (s *server) owned(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		owner := r.Header.Get(ownerHeader)
@@ -59,10 +81,17 @@ func (s *server) owned(h handler) http.HandlerFunc {
 		status, body, err := h(r.Context(), s.st.ForOwner(owner), r)
 		if err != nil {
 			status = statusOf(err)
-			if status == http.StatusInternalServerError {
-				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-			}
 			body = errorBody{err.Error()}
+			switch status {
+			case http.StatusServiceUnavailable:
+				w.Header().Set("Retry-After", "1")
+				body = errorBody{"the database is busy: try again"}
+			case http.StatusInternalServerError:
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				body = errorBody{"internal error"}
+			case http.StatusUnauthorized:
+				body = errorBody{"the " + ownerHeader + " header is not a valid owner: 1 to " + strconv.Itoa(sqlstore.MaxOwnerLength) + " bytes of UTF-8, no NUL"}
+			}
 		}
 		writeJSON(w, status, body)
 	}
@@ -75,20 +104,30 @@ type errorBody struct {
 // badRequest is an error in the request.
 type badRequest struct{ error }
 
+// tooLarge is a request body over maxBody.
+type tooLarge struct{ error }
+
 // modelError is a failure of the model.
 type modelError struct{ error }
 
 // statusOf returns the HTTP status of an error.
 func statusOf(err error) int {
 	var bad badRequest
+	var large tooLarge
 	var model modelError
 	switch {
+	case errors.Is(err, sqlstore.ErrInvalidOwner):
+		return http.StatusUnauthorized
+	case errors.As(err, &large):
+		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &bad), errors.Is(err, sqlstore.ErrBadCursor):
 		return http.StatusBadRequest
 	case errors.Is(err, sqlstore.ErrNotFound), errors.Is(err, sqlstore.ErrInvalidID):
 		return http.StatusNotFound
 	case errors.Is(err, sqlstore.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, sqlstore.ErrBusy):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &model):
 		return http.StatusBadGateway
 	}
@@ -105,11 +144,21 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	json.NewEncoder(w).Encode(body)
 }
 
-// readJSON decodes the request's body into v.
+// readJSON decodes the request's body, one JSON object and nothing after it, into v.
 func readJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		if _, after := dec.Token(); after != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	var large *http.MaxBytesError
+	switch {
+	case errors.As(err, &large):
+		return tooLarge{fmt.Errorf("the request's body is over %d bytes", large.Limit)}
+	case err != nil:
 		return badRequest{fmt.Errorf("the request's body: %w", err)}
 	}
 	return nil
@@ -154,28 +203,38 @@ func (s *server) backend() string {
 	return "openai"
 }
 
+// Listing limits: a page holds defaultLimit sessions unless limit says otherwise, and
+// maxLimit at most.
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
 func (s *server) list(ctx context.Context, st *sqlstore.Store, r *http.Request) (int, any, error) {
-	limit := 50
+	limit := defaultLimit
 	if text := r.URL.Query().Get("limit"); text != "" {
 		n, err := strconv.Atoi(text)
-		if err != nil || n <= 0 || n > 1000 {
-			return 0, nil, badRequest{fmt.Errorf("limit %q: give a number from 1 to 1000", text)}
+		if err != nil || n <= 0 || n > maxLimit {
+			return 0, nil, badRequest{fmt.Errorf("limit %q: give a number from 1 to %d", text, maxLimit)}
 		}
 		limit = n
 	}
 	page := struct {
 		Sessions []sessionInfo `json:"sessions"`
-		Next     string        `json:"next,omitempty"` // the cursor of the next page, if there may be one
+		Next     string        `json:"next,omitempty"` // the cursor of the next page; none on the last
 	}{Sessions: []sessionInfo{}}
-	for info, err := range st.List(ctx, sqlstore.ListOptions{Limit: limit, After: r.URL.Query().Get("after")}) {
+	// One more than the page, to know whether there is a next one.
+	var last sqlstore.Info
+	for info, err := range st.List(ctx, sqlstore.ListOptions{Limit: limit + 1, After: r.URL.Query().Get("after")}) {
 		if err != nil {
 			return 0, nil, err
 		}
+		if len(page.Sessions) == limit {
+			page.Next = last.Cursor()
+			break
+		}
 		page.Sessions = append(page.Sessions, infoOf(info))
-		page.Next = info.Cursor()
-	}
-	if len(page.Sessions) < limit {
-		page.Next = ""
+		last = info
 	}
 	return http.StatusOK, page, nil
 }
@@ -204,12 +263,19 @@ func messageOf(m session.Message) message {
 	return out
 }
 
+// The messages a page gives: the last defaultLast unless last says otherwise, and
+// maxLast at most.
+const (
+	defaultLast = 50
+	maxLast     = 1000
+)
+
 func (s *server) messages(ctx context.Context, st *sqlstore.Store, r *http.Request) (int, any, error) {
-	last := 50
+	last := defaultLast
 	if text := r.URL.Query().Get("last"); text != "" {
 		n, err := strconv.Atoi(text)
-		if err != nil || n < 0 {
-			return 0, nil, badRequest{fmt.Errorf("last %q: give a number of messages", text)}
+		if err != nil || n < 0 || n > maxLast {
+			return 0, nil, badRequest{fmt.Errorf("last %q: give a number of messages from 0 to %d", text, maxLast)}
 		}
 		last = n
 	}
@@ -259,11 +325,22 @@ func (s *server) turn(ctx context.Context, st *sqlstore.Store, r *http.Request) 
 	}
 	next := asked.AddMessage("assistant", a.Text, answerOptions(a)...)
 	answer, _ := next.LastMessage()
-	err = st.Commit(ctx, base, next)
-	if errors.Is(err, sqlstore.ErrConflict) {
-		_, err = st.Update(ctx, id, func(cur session.Session) (session.Session, error) {
-			return cur.AppendMessages(question, answer), nil
-		}, sqlstore.Recent(0))
+	// The answer is paid for: a database busy for a while is waited out, within the
+	// request's time. A Commit tried again is made once.
+	for try := 1; ; try++ {
+		err = st.Commit(ctx, base, next)
+		if errors.Is(err, sqlstore.ErrConflict) {
+			_, err = st.Update(ctx, id, func(cur session.Session) (session.Session, error) {
+				return cur.AppendMessages(question, answer), nil
+			}, sqlstore.Recent(0))
+		}
+		if !errors.Is(err, sqlstore.ErrBusy) || try == busyTries || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(rand.N(100)+50) * time.Millisecond):
+		}
 	}
 	if err != nil {
 		return 0, nil, err

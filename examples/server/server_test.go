@@ -176,7 +176,7 @@ func TestAPI(t *testing.T) {
 const loadSeconds = "SERVER_LOAD_SECONDS"
 
 // TestReplicasUnderLoad starts two replicas on one database, PostgreSQL and a SQLite
-// file, and drives 20 clients against them for a while: 4 owners with 3 sessions each,
+// file, and drives 30 clients against them for a while: 4 owners with 3 sessions each,
 // each client a turn after another on a random session of its owner through a random
 // replica. Then it checks every session whole: every answered turn is there exactly
 // once, its question and answer adjacent, no other turn is, the totals are the sum of
@@ -205,7 +205,7 @@ func driveReplicas(t *testing.T, db string, duration time.Duration) {
 	a, st := replica(t, db)
 	b, _ := replica(t, db)
 	replicas := []string{a, b}
-	const owners, perOwner, clients = 4, 3, 20
+	const owners, perOwner, clients = 4, 3, 30
 	sessions := map[string][]string{} // by owner
 	for o := range owners {
 		owner := fmt.Sprint("user", o)
@@ -304,4 +304,144 @@ func checkTurns(t *testing.T, s session.Session, answered map[string]bool) {
 		sum.OutputTokens += u.OutputTokens
 	}
 	assert.Equal(t, sum, s.TokenUsage(), "the totals are the sum of the messages' usage")
+}
+
+// TestErrorContract: every error is JSON, whatever the path, the method or the
+// database; owners no database could hold are refused alike on both; a body is one
+// JSON object of 1 MiB at most; the last page has no cursor; defaults and limits hold.
+func TestErrorContract(t *testing.T) {
+	dbs := []string{"sqlite:" + filepath.Join(t.TempDir(), "server.db")}
+	if pg := postgresDSN(t); pg != "" {
+		dbs = append(dbs, pg)
+	}
+	for _, db := range dbs {
+		t.Run(strings.SplitN(db, ":", 2)[0], func(t *testing.T) {
+			base, st := replica(t, db)
+			status, created := call(t, "POST", base+"/sessions", "alice", map[string]string{"name": "x"})
+			require.Equal(t, http.StatusCreated, status)
+			id := created["id"].(string)
+
+			raw := func(method, path, owner, contentType string, body io.Reader) (*http.Response, map[string]any) {
+				req, err := http.NewRequest(method, base+path, body)
+				require.NoError(t, err)
+				if owner != "" {
+					req.Header[ownerHeader] = []string{owner} // as it came, not canonical
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				data, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				var out map[string]any
+				require.NoError(t, json.Unmarshal(data, &out), "%s %s: not JSON: %q", method, path, data)
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				return resp, out
+			}
+			for _, tt := range []struct {
+				name, method, path, owner, body string
+				want                            int
+			}{
+				{"owner not UTF-8", "GET", "/sessions", "\xff", "", http.StatusUnauthorized},
+				{"owner not UTF-8, a session", "GET", "/sessions/" + id, "caf\xc3", "", http.StatusUnauthorized},
+				{"owner too long", "POST", "/sessions", strings.Repeat("u", sqlstore.MaxOwnerLength+1), "{}", http.StatusUnauthorized},
+				{"method", "PUT", "/sessions", "alice", "{}", http.StatusMethodNotAllowed},
+				{"method of a session", "PATCH", "/sessions/" + id, "alice", "{}", http.StatusMethodNotAllowed},
+				{"method of turns", "GET", "/sessions/" + id + "/turns", "alice", "", http.StatusMethodNotAllowed},
+				{"method of messages", "DELETE", "/sessions/" + id + "/messages", "alice", "", http.StatusMethodNotAllowed},
+				{"path", "GET", "/nowhere", "alice", "", http.StatusNotFound},
+				{"data after the object", "POST", "/sessions", "alice", `{"name":"a"} {"name":"b"}`, http.StatusBadRequest},
+				{"garbage after the object", "POST", "/sessions/" + id + "/turns", "alice", `{"content":"a"}x`, http.StatusBadRequest},
+				{"body too large", "POST", "/sessions/" + id + "/turns", "alice", `{"content":"` + strings.Repeat("a", maxBody) + `"}`, http.StatusRequestEntityTooLarge},
+				{"last over the limit", "GET", "/sessions/" + id + "/messages?last=1001", "alice", "", http.StatusBadRequest},
+				{"limit over the limit", "GET", "/sessions?limit=1001", "alice", "", http.StatusBadRequest},
+			} {
+				resp, out := raw(tt.method, tt.path, tt.owner, "application/json", strings.NewReader(tt.body))
+				assert.Equal(t, tt.want, resp.StatusCode, "%s: %v", tt.name, out)
+				assert.NotEmpty(t, out["error"], tt.name)
+				if tt.want == http.StatusMethodNotAllowed {
+					assert.NotEmpty(t, resp.Header.Get("Allow"), tt.name)
+				}
+			}
+			info, err := st.Info(context.Background(), id)
+			require.NoError(t, err)
+			assert.Zero(t, info.Len, "no refused turn was committed")
+
+			// The last page has no cursor, even when it is full.
+			for range 3 {
+				status, _ := call(t, "POST", base+"/sessions", "carol", map[string]string{})
+				require.Equal(t, http.StatusCreated, status)
+			}
+			status, page := call(t, "GET", base+"/sessions?limit=3", "carol", nil)
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, page["sessions"], 3)
+			assert.Nil(t, page["next"], "the last page, full")
+			status, page = call(t, "GET", base+"/sessions?limit=2", "carol", nil)
+			require.Equal(t, http.StatusOK, status)
+			require.NotEmpty(t, page["next"])
+			status, page = call(t, "GET", base+"/sessions?limit=2&after="+url.QueryEscape(page["next"].(string)), "carol", nil)
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, page["sessions"], 1)
+			assert.Nil(t, page["next"], "the last page")
+
+			// Messages: the last 50 by default.
+			s, err := st.ForOwner("alice").Load(context.Background(), id)
+			require.NoError(t, err)
+			next := s
+			for i := range 60 {
+				next = next.AddMessage("user", fmt.Sprint(i))
+			}
+			require.NoError(t, st.ForOwner("alice").Commit(context.Background(), s, next))
+			status, page = call(t, "GET", base+"/sessions/"+id+"/messages", "alice", nil)
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, page["messages"], defaultLast)
+			assert.Equal(t, float64(60-defaultLast), page["first"])
+		})
+	}
+}
+
+// TestBusyDatabase: a SQLite database another process keeps busy past the busy
+// timeout gives 503 with Retry-After and no driver text; then it serves again.
+func TestBusyDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	short := strings.Replace(sqlstore.SQLiteDSN(path), "busy_timeout%2810000%29", "busy_timeout%28100%29", 1)
+	require.NotEqual(t, sqlstore.SQLiteDSN(path), short, "the DSN sets the busy timeout")
+	db, err := sql.Open("sqlite", short)
+	require.NoError(t, err)
+	defer db.Close()
+	st, err := sqlstore.Open(context.Background(), db)
+	require.NoError(t, err)
+	srv := httptest.NewServer(newServer(st, llm.Local{}, 8192, 40, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+
+	other, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+	require.NoError(t, err)
+	defer other.Close()
+	tx, err := other.Begin() // BEGIN IMMEDIATE: the write lock
+	require.NoError(t, err)
+	_, err = tx.Exec("UPDATE sqlstore_schema SET version = version")
+	require.NoError(t, err)
+
+	req, err := http.NewRequest("POST", srv.URL+"/sessions", strings.NewReader("{}"))
+	require.NoError(t, err)
+	req.Header.Set(ownerHeader, "alice")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", data)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.NotContains(t, string(data), "SQLITE")
+	assert.NotContains(t, string(data), "locked")
+
+	require.NoError(t, tx.Rollback())
+	status, _ := call(t, "POST", srv.URL+"/sessions", "alice", map[string]string{})
+	assert.Equal(t, http.StatusCreated, status)
+}
+
+func TestRedacted(t *testing.T) {
+	assert.NotContains(t, redacted("postgres://user:secret@db.example/app?sslmode=disable"), "secret")
+	assert.Contains(t, redacted("postgres://user:secret@db.example/app"), "user")
+	assert.NotContains(t, redacted("postgres://user@db.example/app?password=secret"), "secret")
+	assert.Equal(t, "sqlite:server.db", redacted("sqlite:server.db"))
 }
