@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"strconv"
 )
 
 // WriteFile replaces the file at path with data. It writes a temporary file in the same
@@ -112,7 +112,7 @@ func writeAndRename(dir, base, target string, file newFile, unnamed bool) (err e
 	if unnamed {
 		f, err = openUnnamed(dir)
 	} else {
-		f, err = os.CreateTemp(dir, TempPrefix(base)+"*")
+		f, err = createTemp(dir, base)
 		if err == nil {
 			name = f.Name()
 		}
@@ -161,32 +161,47 @@ func TempPrefix(base string) string {
 	return "." + base + ".tmp-"
 }
 
-// tempName returns a fresh name for a temporary file beside base in dir.
-func tempName(dir, base string) string {
-	return filepath.Join(dir, TempPrefix(base)+rand.Text()[:12])
+// tempSlots is how many temporary names a file has: as many writers as that write it
+// at once under names that RemoveStale looks at. More wait for none: they take random
+// names, which a writer killed meanwhile leaves behind.
+const tempSlots = 8
+
+// tempNames returns the names a temporary file for base in dir may take, in the order
+// to try them: the slots, then a random name.
+func tempNames(dir, base string) []string {
+	names := make([]string, 0, tempSlots+1)
+	for slot := range tempSlots {
+		names = append(names, filepath.Join(dir, TempPrefix(base)+strconv.Itoa(slot)))
+	}
+	return append(names, filepath.Join(dir, TempPrefix(base)+rand.Text()[:12]))
+}
+
+// createTemp creates a new temporary file for base in dir, under the first of its
+// names that is free.
+func createTemp(dir, base string) (f *os.File, err error) {
+	for _, name := range tempNames(dir, base) {
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, err
 }
 
 // RemoveStale removes the temporary files for base in dir that processes killed while
-// writing left behind: those whose lock it can take. A failure costs only disk space,
-// so it is not reported. Where files cannot be locked, it removes nothing.
+// writing left behind: those whose lock it can take. It looks at the names of the
+// slots only, never reading the directory, so that a save costs the same beside any
+// number of files. A failure costs only disk space, so it is not reported. Where files
+// cannot be locked, it removes nothing.
 func RemoveStale(dir, base string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	prefix := TempPrefix(base)
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
+	for _, path := range tempNames(dir, base)[:tempSlots] {
 		f, err := os.Open(path)
 		if err != nil {
 			continue
 		}
 		// Taken only if no process holds it: the writer died, or renamed the file
 		// already (then the name is gone, and removing it fails).
-		if lock(f, false) == nil {
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && lock(f, false) == nil {
 			os.Remove(path)
 		}
 		f.Close()

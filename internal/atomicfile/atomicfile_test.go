@@ -3,6 +3,7 @@
 package atomicfile_test
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,9 +72,9 @@ func TestWriteFile(t *testing.T) {
 func TestStaleTemporaryFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "chat.json")
-	live := filepath.Join(dir, atomicfile.TempPrefix("chat.json")+"999999999-live")
-	dead := filepath.Join(dir, atomicfile.TempPrefix("chat.json")+"999999998-dead")
-	other := filepath.Join(dir, atomicfile.TempPrefix("other.json")+"dead")
+	live := filepath.Join(dir, atomicfile.TempPrefix("chat.json")+"0")
+	dead := filepath.Join(dir, atomicfile.TempPrefix("chat.json")+"3")
+	other := filepath.Join(dir, atomicfile.TempPrefix("other.json")+"1")
 	for _, p := range []string{live, dead, other} {
 		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
 	}
@@ -90,4 +91,24 @@ func TestStaleTemporaryFiles(t *testing.T) {
 	require.NoError(t, atomicfile.WriteFile(path, []byte("y")))
 	assert.NoFileExists(t, live)
 	assert.Equal(t, []string{filepath.Base(other), "chat.json"}, names(t, dir))
+}
+
+// BenchmarkWriteFileBeside writes a file in an empty directory and beside 20,000
+// others: a save costs the same whatever its neighbours (ratio in docs/PERFORMANCE.md).
+func BenchmarkWriteFileBeside(b *testing.B) {
+	data := []byte(`{"id":"x","messages":[]}`)
+	for _, neighbours := range []int{20000, 0} {
+		b.Run(fmt.Sprint(neighbours, "-files"), func(b *testing.B) {
+			dir := b.TempDir()
+			for i := range neighbours {
+				require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprint("f", i)), nil, 0o600))
+			}
+			path := filepath.Join(dir, "chat.json")
+			for b.Loop() {
+				if err := atomicfile.WriteFile(path, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -34,8 +34,7 @@ func linkUnnamed(f *os.File, dir, base string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for {
-		name := tempName(dir, base)
+	for _, name := range tempNames(dir, base) {
 		dst, err := syscall.BytePtrFromString(name)
 		if err != nil {
 			return "", err
@@ -52,4 +51,5 @@ func linkUnnamed(f *os.File, dir, base string) (string, error) {
 		// Most likely /proc is not mounted: write a named temporary file instead.
 		return "", fmt.Errorf("link temporary file: %w: %w", errno, errors.ErrUnsupported)
 	}
+	return "", &os.PathError{Op: "link temporary file", Path: dir, Err: syscall.EEXIST}
 }
