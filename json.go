@@ -103,15 +103,21 @@ func (s Session) HeaderJSON() ([]byte, error) {
 	return data, nil
 }
 
-// MarshalJSON implements json.Marshaler with the encoding of ToJSON.
+// MarshalJSON implements [json.Marshaler] with the encoding of [Session.ToJSON]. The
+// zero Session, which is no session, is JSON null, so that a struct that holds one
+// marshals.
 func (s Session) MarshalJSON() ([]byte, error) {
+	if s.IsZero() {
+		return []byte("null"), nil
+	}
 	return s.ToJSON()
 }
 
-// UnmarshalJSON implements json.Unmarshaler with the decoding of FromJSON. As is the
-// convention, JSON null leaves *s unchanged.
+// UnmarshalJSON implements [json.Unmarshaler] with the decoding of [FromJSON]. JSON
+// null is the zero Session.
 func (s *Session) UnmarshalJSON(data []byte) error {
 	if string(bytes.TrimSpace(data)) == "null" {
+		*s = Session{}
 		return nil
 	}
 	decoded, err := FromJSON(data)

@@ -609,10 +609,41 @@ func TestSessionInsideOtherJSON(t *testing.T) {
 	assert.True(t, in.Session.Equal(out.Session))
 	assert.Equal(t, "ann", out.Owner)
 
-	kept := out.Session
 	require.NoError(t, json.Unmarshal([]byte(`{"session":null}`), &out))
-	assert.True(t, kept.Equal(out.Session), "null leaves the session unchanged")
+	assert.True(t, out.Session.IsZero(), "null is the zero Session")
 	assert.Error(t, json.Unmarshal([]byte(`{"session":{"id":""}}`), &out))
+
+	// The zero Session is null, and a struct holding one marshals and comes back.
+	data, err = json.Marshal(chat{Owner: "bo"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"session":null,"owner":"bo"}`, string(data))
+	out = chat{Session: session.New("x")}
+	require.NoError(t, json.Unmarshal(data, &out))
+	assert.True(t, out.Session.IsZero())
+}
+
+// TestTokenUsageJSON: encoding/json writes TokenUsage with the names of a session
+// file's token_usage, and reads them back.
+func TestTokenUsageJSON(t *testing.T) {
+	for _, tt := range []struct {
+		u    session.TokenUsage
+		want string
+	}{
+		{session.TokenUsage{}, `{"input_tokens":0,"output_tokens":0}`},
+		{session.TokenUsage{InputTokens: 10, OutputTokens: 5, CacheReadTokens: 3, CacheWriteTokens: 2, ReasoningTokens: 1},
+			`{"input_tokens":10,"output_tokens":5,"cache_read_tokens":3,"cache_write_tokens":2,"reasoning_tokens":1}`},
+	} {
+		data, err := json.Marshal(tt.u)
+		require.NoError(t, err)
+		assert.JSONEq(t, tt.want, string(data))
+		var back session.TokenUsage
+		require.NoError(t, json.Unmarshal(data, &back))
+		assert.Equal(t, tt.u, back)
+		// The names a file holds.
+		s, err := session.FromJSON([]byte(`{"id":"x","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","token_usage":` + string(data) + `}`))
+		require.NoError(t, err)
+		assert.Equal(t, tt.u, s.TokenUsage())
+	}
 }
 
 func fileMode(t *testing.T, path string) fs.FileMode {

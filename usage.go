@@ -13,12 +13,15 @@ import "math"
 // prompt_tokens_details.cached_tokens; for Anthropic, whose input_tokens leaves cached
 // tokens out, InputTokens is input_tokens + cache_read_input_tokens +
 // cache_creation_input_tokens (see the examples). Total and Cost rely on that meaning.
+//
+// Its JSON, with encoding/json, has the names a session file's token_usage has:
+// input_tokens and output_tokens always, the others when they are not zero.
 type TokenUsage struct {
-	InputTokens      int // all tokens sent to the model (prompt), cached ones included
-	OutputTokens     int // tokens the model generated (completion), reasoning included
-	CacheReadTokens  int // of InputTokens, those read from the prompt cache
-	CacheWriteTokens int // of InputTokens, those written to the prompt cache
-	ReasoningTokens  int // of OutputTokens, those the model spent reasoning
+	InputTokens      int `json:"input_tokens"`                 // all tokens sent to the model (prompt), cached ones included
+	OutputTokens     int `json:"output_tokens"`                // tokens the model generated (completion), reasoning included
+	CacheReadTokens  int `json:"cache_read_tokens,omitempty"`  // of InputTokens, those read from the prompt cache
+	CacheWriteTokens int `json:"cache_write_tokens,omitempty"` // of InputTokens, those written to the prompt cache
+	ReasoningTokens  int `json:"reasoning_tokens,omitempty"`   // of OutputTokens, those the model spent reasoning
 }
 
 // Total returns InputTokens + OutputTokens, counting a negative field as zero and
