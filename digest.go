@@ -110,25 +110,3 @@ func (l messageLog) chain(i int) (digest, error) {
 	}
 	return d.list[n-1], nil
 }
-
-// A Prefix stands for the first messages of a conversation: a partial session (see
-// FirstIndex) holds the messages after it. A store records it with each message, so that
-// it can later give the last messages alone as a session whose Digest is the whole
-// session's (see PrecededBy).
-type Prefix struct {
-	Len    int               // the number of messages
-	Chain  [sha256.Size]byte // their chain digest: cₗₑₙ in the construction of Digest
-	Tokens int               // the sum of EstimateTokens over them (see StablePrefix)
-}
-
-// PrefixAt returns the Prefix of the session's first i messages, for FirstIndex() <= i
-// <= Len(). Like Digest, it costs the messages whose digest was not computed yet, and it
-// fails for a message with no JSON encoding.
-func (s Session) PrefixAt(i int) (Prefix, error) {
-	c, err := s.messages.chain(i)
-	if err != nil {
-		return Prefix{}, fmt.Errorf("session: %w", err)
-	}
-	t, _ := s.messages.tokensAt(i)
-	return Prefix{Len: i, Chain: c, Tokens: t}, nil
-}

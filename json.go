@@ -91,18 +91,6 @@ func FromJSON(data []byte) (Session, error) {
 	return s, nil
 }
 
-// HeaderJSON returns the JSON of s without its messages: the object ToJSON writes, less
-// its "messages" key. A store keeps it beside the messages, each as Message.MarshalJSON
-// writes it, and so can write a turn without writing the history again; FromJSON reads
-// it as the session with no messages, and a "messages" key added to it gives s back.
-func (s Session) HeaderJSON() ([]byte, error) {
-	data, err := s.appendObject(make([]byte, 0, 512), sessionHeaderKeys)
-	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
-	}
-	return data, nil
-}
-
 // MarshalJSON implements [json.Marshaler] with the encoding of [Session.ToJSON]. The
 // zero Session, which is no session, is JSON null, so that a struct that holds one
 // marshals.

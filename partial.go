@@ -60,39 +60,6 @@ func (s Session) Recent(n int) Session {
 	return s
 }
 
-// PrecededBy returns s, a session whose messages are the last of a longer conversation,
-// as the partial session (see FirstIndex) that holds them after the p.Len messages that
-// p stands for (see PrefixAt): for a store that reads only the last messages of a
-// session, decodes them with its header by FromJSON, and gives them back as the whole
-// session's end. Its Digest is then the whole session's, which the store can check
-// against the one it recorded. UpdatedAt is s's.
-//
-// system are the conversation's leading system messages, for KeepSystem (see Window):
-// those of them before the messages s holds, the first of the p.Len; a message that is
-// not a system message, and those after it, are ignored. The store checks them, as it
-// checks the messages of s: the chain digest of the whole conversation stands for them
-// only as part of p.
-//
-// s must be whole: PrecededBy of a partial session gives one that cannot be digested or
-// encoded. A p.Len of 0 or less returns s.
-func (s Session) PrecededBy(p Prefix, system ...Message) Session {
-	if p.Len <= 0 {
-		return s
-	}
-	pre := prefix{n: p.Len, chain: p.Chain, tokens: p.Tokens}
-	for _, m := range system[:min(len(system), p.Len)] {
-		if m.Role != "system" {
-			break
-		}
-		pre.system = append(pre.system, normalized(m))
-	}
-	if s.messages.first() != 0 {
-		pre = prefix{n: p.Len + s.messages.first(), unknown: true}
-	}
-	s.messages = partialLog(pre, append([]Message(nil), s.messages.view()...))
-	return s
-}
-
 // partialError returns the error of encoding s whole if it is partial, else nil.
 func (s Session) partialError() error {
 	first := s.messages.first()

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/storage"
 )
 
 // TestRecentIsTheWholeSessionsEnd checks what a partial session from Recent keeps of the
@@ -31,8 +32,8 @@ func TestRecentIsTheWholeSessionsEnd(t *testing.T) {
 		pd, err := part.Digest()
 		require.NoError(t, err, "seed %d", seed)
 		assert.Equal(t, wd, pd, "seed %d", seed)
-		wh, _ := whole.HeaderJSON()
-		ph, err := part.HeaderJSON()
+		wh, _ := storage.Header(whole)
+		ph, err := storage.Header(part)
 		require.NoError(t, err)
 		assert.Equal(t, string(wh), string(ph))
 		for i, m := range part.Backward() {
@@ -64,7 +65,7 @@ func TestPartialSessionsAreNotWrittenWhole(t *testing.T) {
 	assert.Contains(t, err.Error(), path)
 	assert.NoFileExists(t, path)
 	assert.NoError(t, s.Err(), "its header and messages can be encoded")
-	_, err = s.HeaderJSON()
+	_, err = storage.Header(s)
 	assert.NoError(t, err)
 
 	cleared := s.ClearMessages()
@@ -73,26 +74,27 @@ func TestPartialSessionsAreNotWrittenWhole(t *testing.T) {
 	assert.NoError(t, err, "ClearMessages makes it whole")
 }
 
-// TestTruncateBeforeThePartIsKnownToBeLost checks that a partial session cut before its
-// first message cannot be digested or encoded, and is still Equal to itself only.
-func TestTruncateBeforeThePartIsKnownToBeLost(t *testing.T) {
+// TestPartialLimitsAreCheckedWhereMade: a partial session never becomes one that
+// cannot be used. Truncate before the first message it holds panics, naming them;
+// PrecededBy of a partial session is an error; Truncate within what it holds, and to
+// 0, work.
+func TestPartialLimitsAreCheckedWhereMade(t *testing.T) {
 	whole := grow(session.New("openai"), "m", 10)
 	part := whole.Recent(4)
-	cut := part.Truncate(3)
-	assert.Equal(t, 3, cut.Len())
-	assert.Equal(t, 3, cut.FirstIndex())
-	_, err := cut.Digest()
-	require.ErrorIs(t, err, session.ErrPartial)
-	assert.Contains(t, err.Error(), "truncated before")
-	_, err = cut.ToJSON()
-	assert.ErrorIs(t, err, session.ErrPartial)
-	assert.True(t, cut.Equal(cut))
-	assert.False(t, cut.Equal(whole.Truncate(3)), "what it lost cannot be shown alike")
-	assert.Equal(t, 0, cut.CommonPrefixLen(whole))
+	assert.PanicsWithValue(t, "session: Truncate(3) of a partial session that holds messages [6, 10): load it whole to cut before them",
+		func() { part.Truncate(3) })
+	_, err := storage.PrecededBy(part, storage.Prefix{Len: 2})
+	assert.Error(t, err)
+	_, err = storage.PrecededBy(whole, storage.Prefix{Len: -1})
+	assert.Error(t, err)
 
 	within := part.Truncate(7)
 	assert.Equal(t, 7, within.CommonPrefixLen(whole.Truncate(7)))
+	_, err = within.Digest()
+	require.NoError(t, err, "it can be digested, so committed")
 	assert.Equal(t, 0, part.Truncate(0).FirstIndex())
+	_, err = part.Truncate(0).ToJSON()
+	assert.NoError(t, err)
 }
 
 // TestPrecededByRebuildsTheEnd builds a partial session as a store does, from the header
@@ -102,15 +104,15 @@ func TestPrecededByRebuildsTheEnd(t *testing.T) {
 	for seed := range uint64(30) {
 		whole := randomSession(seed)
 		first := whole.Len() / 2
-		pre, err := whole.PrefixAt(first)
+		pre, err := storage.PrefixAt(whole, first)
 		require.NoError(t, err)
 		tokens := 0
 		for _, m := range whole.GetMessages(0)[:first] {
 			tokens += session.EstimateTokens(m)
 		}
-		assert.Equal(t, session.Prefix{Len: first, Chain: pre.Chain, Tokens: tokens}, pre)
+		assert.Equal(t, storage.Prefix{Len: first, Chain: pre.Chain, Tokens: tokens}, pre)
 		tail := whole.GetMessages(whole.Len() - first)
-		header, err := whole.HeaderJSON()
+		header, err := storage.Header(whole)
 		require.NoError(t, err)
 		var doc map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal(header, &doc))
@@ -122,25 +124,27 @@ func TestPrecededByRebuildsTheEnd(t *testing.T) {
 		loaded, err := session.FromJSON(data)
 		require.NoError(t, err)
 
-		part := loaded.PrecededBy(pre)
+		part, err := storage.PrecededBy(loaded, pre)
+		require.NoError(t, err)
 		assert.True(t, part.Equal(whole), "seed %d", seed)
 		wd, _ := whole.Digest()
 		pd, err := part.Digest()
 		require.NoError(t, err)
 		assert.Equal(t, wd, pd, "seed %d", seed)
 		for i := first; i <= whole.Len(); i++ {
-			wc, _ := whole.PrefixAt(i)
-			pc, err := part.PrefixAt(i)
+			wc, _ := storage.PrefixAt(whole, i)
+			pc, err := storage.PrefixAt(part, i)
 			require.NoError(t, err)
 			assert.Equal(t, wc, pc, "seed %d chain %d", seed, i)
 		}
 		if first > 1 {
-			_, err := part.PrefixAt(first - 1)
+			_, err := storage.PrefixAt(part, first - 1)
 			assert.Error(t, err)
 		}
 		if first > 0 {
 			pre.Chain[0] ^= 1
-			forged := loaded.PrecededBy(pre)
+			forged, err := storage.PrecededBy(loaded, pre)
+			require.NoError(t, err)
 			fd, _ := forged.Digest()
 			assert.NotEqual(t, wd, fd, "another chain is another session")
 			assert.False(t, forged.Equal(whole))
@@ -173,8 +177,8 @@ func TestPartialSessionsChangeAsWholeOnes(t *testing.T) {
 				t.Fatalf("run %d step %d: lengths %d and %d", run, step, whole.Len(), part.Len())
 			}
 			if !part.Equal(whole) {
-				wh, _ := whole.HeaderJSON()
-				ph, _ := part.HeaderJSON()
+				wh, _ := storage.Header(whole)
+				ph, _ := storage.Header(part)
 				t.Fatalf("run %d step %d: not Equal: %d messages from %d, %d in common\n%s\n%s", run, step, part.Len(), part.FirstIndex(), whole.CommonPrefixLen(part), wh, ph)
 			}
 			require.Equal(t, whole.Len(), whole.CommonPrefixLen(part))
@@ -183,9 +187,9 @@ func TestPartialSessionsChangeAsWholeOnes(t *testing.T) {
 			pd, err := part.Digest()
 			require.NoError(t, err)
 			require.Equal(t, wd, pd, "run %d step %d", run, step)
-			wp, err := whole.PrefixAt(whole.Len())
+			wp, err := storage.PrefixAt(whole, whole.Len())
 			require.NoError(t, err)
-			pp, err := part.PrefixAt(part.Len())
+			pp, err := storage.PrefixAt(part, part.Len())
 			require.NoError(t, err)
 			require.Equal(t, wp, pp, "run %d step %d: the prefix of the whole conversation", run, step)
 			held := part.Len() - part.FirstIndex()
@@ -210,11 +214,11 @@ func TestPartialErrorsNameConversationIndexes(t *testing.T) {
 	require.ErrorContains(t, s.Err(), "messages[10].bad")
 	_, err := s.Digest()
 	assert.ErrorContains(t, err, "messages[10].bad")
-	_, err = s.PrefixAt(11)
+	_, err = storage.PrefixAt(s, 11)
 	assert.ErrorContains(t, err, "messages[10].bad")
-	_, err = s.PrefixAt(12)
+	_, err = storage.PrefixAt(s, 12)
 	assert.Error(t, err)
-	p, err := s.PrefixAt(10)
+	p, err := storage.PrefixAt(s, 10)
 	assert.NoError(t, err)
 	assert.NotEqual(t, [32]byte{}, p.Chain)
 	assert.Positive(t, p.Tokens)
@@ -232,9 +236,9 @@ func TestEstimateTokensSurvivesAJSONRoundTrip(t *testing.T) {
 		for i := range before {
 			require.Equal(t, session.EstimateTokens(before[i]), session.EstimateTokens(after[i]), "seed %d message %d", seed, i)
 		}
-		p, err := s.PrefixAt(s.Len())
+		p, err := storage.PrefixAt(s, s.Len())
 		require.NoError(t, err)
-		q, err := loaded.PrefixAt(loaded.Len())
+		q, err := storage.PrefixAt(loaded, loaded.Len())
 		require.NoError(t, err)
 		require.Equal(t, p, q)
 	}
@@ -262,13 +266,15 @@ func TestPartialKeepsTheInstructions(t *testing.T) {
 	assert.Equal(t, []string{"m19", "m20", "m21"}, contents(s.Recent(3).GetMessages(0)), "GetMessages gives what it holds")
 
 	// PrecededBy keeps the leading system messages it is given, and no other.
-	p, err := s.PrefixAt(20)
+	p, err := storage.PrefixAt(s, 20)
 	require.NoError(t, err)
-	tail, err := session.FromJSON(must(s.Recent(2).HeaderJSON()))
+	tail, err := session.FromJSON(must(storage.Header(s.Recent(2))))
 	require.NoError(t, err)
 	tail = tail.AppendMessages(s.GetMessages(2)...)
-	rebuilt := tail.PrecededBy(p, s.MessageAt(0), s.MessageAt(1), s.MessageAt(2))
+	rebuilt, err := storage.PrecededBy(tail, p, s.MessageAt(0), s.MessageAt(1), s.MessageAt(2))
+	require.NoError(t, err)
 	assert.Equal(t, []string{"rules", "more", "m20", "m21"}, contents(rebuilt.Window(1000, nil, session.KeepSystem())))
-	rebuilt = tail.PrecededBy(p, s.MessageAt(2), s.MessageAt(0))
+	rebuilt, err = storage.PrecededBy(tail, p, s.MessageAt(2), s.MessageAt(0))
+	require.NoError(t, err)
 	assert.Equal(t, []string{"m20", "m21"}, contents(rebuilt.Window(1000, nil, session.KeepSystem())), "a first message that is no system message")
 }

@@ -228,15 +228,18 @@ func (s Session) ClearMessages() Session {
 // storage with s as AddMessage does: adding messages to either never changes the other.
 // The token usage is kept.
 //
-// A partial session (see FirstIndex) truncated before the first message it holds, to
-// n > 0, holds no messages and knows nothing of the n before: it can no longer be
-// digested, encoded or committed. Truncate(0) gives a whole session, as ClearMessages.
+// A partial session (see [Session.FirstIndex]) does not hold the messages before its
+// first: Truncate to 0 < n < FirstIndex() panics, as indexing a slice out of its range
+// does. Truncate(0) gives a whole session, as [Session.ClearMessages].
 //
 // Truncate does not look at tool calls: cutting between an assistant message with
 // tool_calls and its results leaves a call without results, which Window never sends.
 func (s Session) Truncate(n int) Session {
 	if n >= s.messages.len() {
 		return s
+	}
+	if first := s.messages.first(); n > 0 && n < first {
+		panic(fmt.Sprintf("session: Truncate(%d) of a partial session that holds messages [%d, %d): load it whole to cut before them", n, first, s.messages.len()))
 	}
 	s.messages = s.messages.truncate(max(n, 0))
 	if s.summary != nil && s.summary.through > s.messages.len() {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/storage"
 )
 
 // clock returns a function that checks that a time is in UTC and lies between the call
@@ -532,13 +533,13 @@ func TestCommonPrefixLen(t *testing.T) {
 
 func TestHeaderJSON(t *testing.T) {
 	s := session.New("openai", session.WithName("n")).AddMessage("user", "hi").UpdateTokenUsage(io(1, 2))
-	header, err := s.HeaderJSON()
+	header, err := storage.Header(s)
 	require.NoError(t, err)
 	assert.NotContains(t, string(header), `"messages"`)
 	body := must(s.GetMessages(1)[0].MarshalJSON())
 	back, err := session.FromJSON([]byte(`{"messages":[` + string(body) + `],` + string(header[1:])))
 	require.NoError(t, err)
 	assert.True(t, back.Equal(s))
-	_, err = session.Session{}.HeaderJSON()
+	_, err = storage.Header(session.Session{})
 	assert.Error(t, err)
 }

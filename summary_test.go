@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/storage"
 )
 
 func TestSummarize(t *testing.T) {
@@ -53,7 +54,7 @@ func TestSummaryInJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, back.Equal(s))
 	assert.Equal(t, string(data), string(must(back.ToJSON())))
-	header, err := s.HeaderJSON()
+	header, err := storage.Header(s)
 	require.NoError(t, err)
 	assert.Contains(t, string(header), `"summary":{"text":`)
 

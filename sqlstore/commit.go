@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/storage"
 )
 
 // Commit persists next, a session made from base with the session package's functions,
@@ -86,7 +87,7 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 			return fmt.Errorf("base: %w", err)
 		}
 	}
-	header, err := next.HeaderJSON()
+	header, err := storage.Header(next)
 	if err != nil {
 		return err
 	}
@@ -184,7 +185,7 @@ func (st *Store) settle(ctx context.Context, tx *sql.Tx, id string, next string,
 const maxRowsPerInsert = 200
 
 // messageRow is what a message's row holds besides its session and place: its body,
-// and the prefix through it (see session.Prefix), for LoadRecent.
+// and the prefix through it (see storage.Prefix), for LoadRecent.
 type messageRow struct {
 	body   string
 	chain  digest
@@ -203,7 +204,7 @@ func newRows(s session.Session, first int) ([]messageRow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", first+i, err)
 		}
-		p, err := s.PrefixAt(first + i + 1)
+		p, err := storage.PrefixAt(s, first+i+1)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +241,7 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 var versionOf = digestVersion
 
 // digestVersion returns the version of s as the store records it: its digest, in hex,
-// and the tokens its messages are estimated at (see session.Prefix), which the row
+// and the tokens its messages are estimated at (see storage.Prefix), which the row
 // before the messages that LoadRecent reads records for them. The digest covers every
 // byte of s; the estimate is a number computed from them, but it is read from a row of
 // its own that a digest of the messages after it does not cover: in the version, it is
@@ -250,7 +251,7 @@ func digestVersion(s session.Session) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p, err := s.PrefixAt(s.Len())
+	p, err := storage.PrefixAt(s, s.Len())
 	if err != nil {
 		return "", err
 	}

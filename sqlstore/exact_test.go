@@ -17,6 +17,7 @@ import (
 
 	"github.com/exllm-go/session"
 	"github.com/exllm-go/session/sqlstore"
+	"github.com/exllm-go/session/storage"
 )
 
 // The tests here are the reproductions of issue 14: each failed before the store's
@@ -267,7 +268,7 @@ func TestTamperedRows(t *testing.T) {
 	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
 		other := session.New("openai", session.WithName("other"))
 		require.NoError(t, st.Commit(ctx, session.Session{}, other))
-		otherHeader := string(must(other.HeaderJSON()))
+		otherHeader := string(must(storage.Header(other)))
 		for _, tt := range []struct {
 			name, set, column string
 		}{

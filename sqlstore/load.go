@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"github.com/exllm-go/session"
+	"github.com/exllm-go/session/storage"
 )
 
 // Load returns the session with the given ID, whole, as it was last committed: Equal to
@@ -24,7 +25,7 @@ func (st *Store) Load(ctx context.Context, id string) (session.Session, error) {
 	if err == nil {
 		err = st.inTx(ctx, st.readTx(), func(tx *sql.Tx) error {
 			var err error
-			s, err = st.read(ctx, tx, id, wholeSession, true)
+			s, err = st.read(ctx, tx, id, wholeSession, verified)
 			return err
 		})
 	}
@@ -53,7 +54,7 @@ func (st *Store) LoadRecent(ctx context.Context, id string, n int) (session.Sess
 	if err == nil {
 		err = st.inTx(ctx, st.readTx(), func(tx *sql.Tx) error {
 			var err error
-			s, err = st.read(ctx, tx, id, max(n, 0), true)
+			s, err = st.read(ctx, tx, id, max(n, 0), verified)
 			return err
 		})
 	}
@@ -66,135 +67,183 @@ func (st *Store) LoadRecent(ctx context.Context, id string, n int) (session.Sess
 // wholeSession is the count of recent messages of read that reads a whole session.
 const wholeSession = -1
 
+// A readMode says what a read checks.
+type readMode int
+
+const (
+	// verified: the session's digest must be the version its row records, its leading
+	// system messages the chain their rows record, and, read whole, the prefix each
+	// message's row records the session's.
+	verified readMode = iota
+	// raw: the rows as a migration finds them, of an older schema that records no
+	// prefixes nor counts, and no version of the current kind.
+	raw
+)
+
 // read reads the session with the given ID in tx: whole, or, with recent >= 0, its
-// last recent messages, as a partial session. With verify, its digest must be the version
-// its row records, and, read whole, the prefix each message's row records must be the
-// session's (a migration reads rows of an older schema, and verifies nothing).
-func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, verify bool) (session.Session, error) {
-	r, err := st.readRow(ctx, tx, id, verify)
+// last recent messages, as a partial session, and checks it as mode says.
+func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, mode readMode) (session.Session, error) {
+	r, err := st.readRow(ctx, tx, id, mode == verified)
 	if err != nil {
 		return session.Session{}, err
 	}
-	header := r.header.String
-	if !r.header.Valid || len(header) < 2 || header[0] != '{' {
-		return session.Session{}, &corruptError{column: "header", what: fmt.Sprintf("%.40q is not a JSON object", header)}
+	if !r.header.Valid || len(r.header.String) < 2 || r.header.String[0] != '{' {
+		return session.Session{}, &corruptError{column: "header", what: fmt.Sprintf("%.40q is not a JSON object", r.header.String)}
 	}
-	count := r.count.Int64
-	first := int64(0)
+	plan := planRead(r, recent)
+	rows, err := st.readRows(ctx, tx, id, plan, mode == verified)
+	if err != nil {
+		return session.Session{}, err
+	}
+	s, err := storage.Decode([]byte(r.header.String), rows.bodies)
+	switch {
+	case err != nil:
+		if _, herr := storage.Decode([]byte(r.header.String), nil); herr != nil {
+			return session.Session{}, &corruptError{column: "header", what: "not a session", err: herr}
+		}
+		return session.Session{}, &corruptError{column: "sqlstore_messages.body", what: "not a message", err: err}
+	case s.ID() != id:
+		return session.Session{}, &corruptError{column: "header", what: "holds session " + shortID(s.ID())}
+	case mode == raw:
+		return s, nil
+	}
+	return rows.verify(s, r.version.String)
+}
+
+// A partRead is what a read takes of a session's rows: rows [0, lead) and [from, count)
+// of the messages, and of those, the messages from first on.
+type partRead struct {
+	count, first, from int64
+	// system counts the leading system messages before first, which a partial read
+	// takes for KeepSystem; lead is the rows it reads for them, the row after them
+	// included, which proves that the session's row counts them all.
+	system, lead int64
+}
+
+// planRead returns what a read of recent messages (or of all, wholeSession) of the
+// session of r takes. A partial read takes the row before the messages it reads too,
+// for the prefix it records.
+func planRead(r sessionRow, recent int) partRead {
+	p := partRead{count: r.count.Int64}
 	if recent != wholeSession {
-		first = max(count-int64(recent), 0)
+		p.first = max(p.count-int64(recent), 0)
 	}
-	// A partial read takes the rows of the leading system messages before the messages
-	// it reads (for KeepSystem), the row before them for its prefix alone, and theirs.
-	from, system := int64(0), int64(0)
-	if first > 0 {
-		from, system = first-1, min(r.system.Int64, first)
+	if p.first > 0 {
+		p.from, p.system = p.first-1, min(r.system.Int64, p.first)
+		p.lead = p.system
+		if p.system < p.first {
+			p.lead = p.system + 1
+		}
 	}
-	// The leading rows to read: the system messages, and the message after them, to
-	// prove that the row counts them all.
-	lead := system
-	if system < first {
-		lead = system + 1
+	return p
+}
+
+// rowsRead is what readRows read.
+type rowsRead struct {
+	plan         partRead
+	bodies       [][]byte          // the messages from plan.first on
+	seed         storage.Prefix    // the prefix before them, for a partial read
+	recorded     []storage.Prefix  // the prefix each row records, for a whole read
+	leading      []session.Message // the leading system messages before plan.first
+	leadingChain []byte            // the chain digest recorded through them
+}
+
+// readRows reads the rows plan says of the session with the given ID, with the
+// prefixes they record if prefixes is set.
+func (st *Store) readRows(ctx context.Context, tx *sql.Tx, id string, plan partRead, prefixes bool) (rowsRead, error) {
+	rr := rowsRead{plan: plan, seed: storage.Prefix{Len: int(plan.first)}}
+	if prefixes && plan.first == 0 {
+		rr.recorded = make([]storage.Prefix, 0, min(plan.count, 1<<16))
 	}
-	// The session's JSON: its messages, then the rest of its header.
-	var doc bytes.Buffer
-	doc.Grow(len(header) + 256*int(min(count-first, 1<<16)))
-	doc.WriteString(`{"messages":[`)
-	seed := session.Prefix{Len: int(first)}
-	var recorded []session.Prefix // the prefixes the rows record, read whole
-	if verify && first == 0 {
-		recorded = make([]session.Prefix, 0, min(count, 1<<16))
-	}
-	var leading []session.Message // the leading system messages, read apart
-	var leadingChain []byte       // the chain digest recorded through them
-	err = st.scanMessages(ctx, tx, id, lead, from, count, verify, func(seq int64, body, chain []byte, tokens sql.NullInt64) error {
+	// One buffer for the bodies, grown as they come: the count is a stored number.
+	var buf []byte
+	var ends []int
+	err := st.scanMessages(ctx, tx, id, plan.lead, plan.from, plan.count, prefixes, func(seq int64, body, chain []byte, tokens sql.NullInt64) error {
 		if body == nil {
 			return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d is NULL", seq)}
 		}
-		if seq < system {
-			var m session.Message
-			if err := m.UnmarshalJSON(body); err != nil {
-				return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d", seq), err: err}
-			}
-			if m.Role != "system" {
-				return &corruptError{column: "system_count", what: fmt.Sprintf("counts %d leading system messages; message %d is a %q message", r.system.Int64, seq, m.Role)}
-			}
-			leading = append(leading, m)
-			if seq == system-1 {
-				leadingChain = bytes.Clone(chain)
-			}
+		if err := rr.takeLeading(seq, body, chain); err != nil {
+			return err
 		}
-		if seq == system && system < first {
-			var m session.Message
-			if err := m.UnmarshalJSON(body); err != nil {
-				return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d", seq), err: err}
-			}
-			if m.Role == "system" {
-				return &corruptError{column: "system_count", what: fmt.Sprintf("counts %d leading system messages; message %d is one too", r.system.Int64, seq)}
-			}
-		}
-		if verify && (seq == from && first > 0 || first == 0) {
+		if prefixes && (seq == plan.from && plan.first > 0 || plan.first == 0) {
 			p, ok := prefixOf(seq, chain, tokens)
 			switch {
 			case !ok:
 				return &corruptError{column: "sqlstore_messages.chain or tokens", what: fmt.Sprintf("of message %d is not a prefix's", seq)}
-			case first > 0:
-				seed.Chain, seed.Tokens = p.Chain, p.Tokens
+			case plan.first > 0:
+				rr.seed.Chain, rr.seed.Tokens = p.Chain, p.Tokens
 			default:
-				recorded = append(recorded, p)
+				rr.recorded = append(rr.recorded, p)
 			}
 		}
-		if seq < first {
-			return nil
+		if seq >= plan.first {
+			buf = append(buf, body...)
+			ends = append(ends, len(buf))
 		}
-		if seq > first {
-			doc.WriteByte(',')
-		}
-		doc.Write(body)
 		return nil
 	})
+	start := 0
+	for _, end := range ends {
+		rr.bodies = append(rr.bodies, buf[start:end:end])
+		start = end
+	}
+	return rr, err
+}
+
+// takeLeading takes the row at seq if it is one of the leading system messages a
+// partial read holds, or the row after them, which must not be one.
+func (rr *rowsRead) takeLeading(seq int64, body, chain []byte) error {
+	p := rr.plan
+	if seq > p.system || seq == p.system && p.system >= p.first {
+		return nil
+	}
+	var m session.Message
+	if err := m.UnmarshalJSON(body); err != nil {
+		return &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("message %d", seq), err: err}
+	}
+	switch {
+	case seq == p.system && m.Role == "system":
+		return &corruptError{column: "system_count", what: fmt.Sprintf("counts %d leading system messages; message %d is one too", p.system, seq)}
+	case seq == p.system:
+		return nil
+	case m.Role != "system":
+		return &corruptError{column: "system_count", what: fmt.Sprintf("counts %d leading system messages; message %d is a %q message", p.system, seq, m.Role)}
+	}
+	rr.leading = append(rr.leading, m)
+	if seq == p.system-1 {
+		rr.leadingChain = bytes.Clone(chain)
+	}
+	return nil
+}
+
+// verify checks s, made of the rows rr read, against version, the version its row
+// records, and returns s as the session (partial for a partial read) that they hold.
+func (rr rowsRead) verify(s session.Session, version string) (session.Session, error) {
+	if len(rr.leading) > 0 {
+		// The leading system messages are proven by the chain digest recorded through
+		// them: the version stands for the messages read after them only.
+		p, err := storage.PrefixAt(session.New("").AppendMessages(rr.leading...), len(rr.leading))
+		if err != nil || !bytes.Equal(p.Chain[:], rr.leadingChain) {
+			return session.Session{}, &corruptError{column: "sqlstore_messages.body or chain",
+				what: fmt.Sprintf("the leading system messages are not those the chain digest of message %d records", len(rr.leading)-1)}
+		}
+	}
+	s, err := storage.PrecededBy(s, rr.seed, rr.leading...)
 	if err != nil {
 		return session.Session{}, err
 	}
-	if len(leading) > 0 {
-		// The leading system messages are proven by the chain digest recorded through
-		// them: the version stands for the messages read after them only.
-		p, err := session.New("").AppendMessages(leading...).PrefixAt(len(leading))
-		if err != nil || !bytes.Equal(p.Chain[:], leadingChain) {
-			return session.Session{}, &corruptError{column: "sqlstore_messages.body or chain",
-				what: fmt.Sprintf("the leading system messages are not those the chain digest of message %d records", len(leading)-1)}
-		}
-	}
-	doc.WriteString("]")
-	if header != "{}" {
-		doc.WriteByte(',')
-	}
-	doc.WriteString(header[1:])
-	s, err := session.FromJSON(doc.Bytes())
-	switch {
-	case err != nil:
-		return session.Session{}, st.diagnose(ctx, tx, id, header, err)
-	case s.ID() != id:
-		return session.Session{}, &corruptError{column: "header", what: "holds session " + shortID(s.ID())}
-	case int64(s.Len()) != count-first:
-		return session.Session{}, &corruptError{column: "sqlstore_messages.body", what: fmt.Sprintf("%d rows hold %d messages", count-first, s.Len())}
-	}
-	if !verify {
-		return s, nil
-	}
-	s = s.PrecededBy(seed, leading...)
 	// Computing the digest here also keeps it with the messages, so that the next
 	// Commit from s digests only what it adds.
 	v, err := versionOf(s)
 	if err != nil {
 		return session.Session{}, err
 	}
-	if v != r.version.String {
+	if v != version {
 		return session.Session{}, &corruptError{column: "version", what: "is not the digest of the session the rows hold"}
 	}
 	// A whole read checks the prefix each row records, on which a partial read relies.
-	for i, p := range recorded {
-		if want, err := s.PrefixAt(i + 1); err != nil || p != want {
+	for i, p := range rr.recorded {
+		if want, err := storage.PrefixAt(s, i+1); err != nil || p != want {
 			return session.Session{}, &corruptError{column: "sqlstore_messages.chain or tokens", what: fmt.Sprintf("of message %d is not the prefix up to it", i)}
 		}
 	}
@@ -203,11 +252,11 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, ve
 
 // prefixOf returns the prefix through message seq that its row records, and whether it
 // is one.
-func prefixOf(seq int64, chain []byte, tokens sql.NullInt64) (session.Prefix, bool) {
+func prefixOf(seq int64, chain []byte, tokens sql.NullInt64) (storage.Prefix, bool) {
 	if len(chain) != sha256.Size || !tokens.Valid || tokens.Int64 < 0 || tokens.Int64 > math.MaxInt32*int64(maxMessages) {
-		return session.Prefix{}, false
+		return storage.Prefix{}, false
 	}
-	return session.Prefix{Len: int(seq) + 1, Chain: digest(chain), Tokens: int(tokens.Int64)}, true
+	return storage.Prefix{Len: int(seq) + 1, Chain: digest(chain), Tokens: int(tokens.Int64)}, true
 }
 
 // scanMessages calls emit with the seq and body of the rows of the messages of the
@@ -309,17 +358,5 @@ func (st *Store) scanMessages(ctx context.Context, tx *sql.Tx, id string, lead, 
 	return nil
 }
 
-// digest is a chain digest, as session.Prefix holds it.
+// digest is a chain digest, as storage.Prefix holds it.
 type digest = [sha256.Size]byte
-
-// diagnose finds which column of a session that does not decode is wrong: its header,
-// or the body of a message.
-func (st *Store) diagnose(ctx context.Context, tx *sql.Tx, id, header string, err error) error {
-	if _, herr := session.FromJSON([]byte(header)); herr != nil {
-		return &corruptError{column: "header", what: "not a session", err: herr}
-	}
-	if _, merr := st.messages(ctx, tx, id, 0, maxMessages); merr != nil {
-		return merr
-	}
-	return &corruptError{column: "header or sqlstore_messages.body", what: "not a session", err: err}
-}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/exllm-go/session/storage"
 )
 
 // A migration takes the schema from one version to the next: its statements, then, if
@@ -122,12 +124,12 @@ func recordPrefixes(ctx context.Context, st *Store, tx *sql.Tx) error {
 	}
 	update := st.dialect.rebind(`UPDATE sqlstore_messages SET chain = ?, tokens = ? WHERE session_id = ? AND seq = ?`)
 	for _, id := range ids {
-		s, err := st.read(ctx, tx, id, wholeSession, false)
+		s, err := st.read(ctx, tx, id, wholeSession, raw)
 		if err != nil {
 			return fmt.Errorf("session %s: %w", shortID(id), err)
 		}
 		for seq := range s.Len() {
-			p, err := s.PrefixAt(seq + 1)
+			p, err := storage.PrefixAt(s, seq+1)
 			if err != nil {
 				return fmt.Errorf("session %s: %w", shortID(id), err)
 			}
@@ -151,7 +153,7 @@ func recomputeVersions(ctx context.Context, st *Store, tx *sql.Tx) error {
 		return err
 	}
 	for _, id := range ids {
-		s, err := st.read(ctx, tx, id, wholeSession, false)
+		s, err := st.read(ctx, tx, id, wholeSession, raw)
 		if err != nil {
 			return fmt.Errorf("session %s: %w", shortID(id), err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/exllm-go/session"
 	"github.com/exllm-go/session/sqlstore"
+	"github.com/exllm-go/session/storage"
 )
 
 var ctx = context.Background()
@@ -376,7 +377,7 @@ func insertAsVersion2(t *testing.T, db *sql.DB, postgres bool, s session.Session
 		input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, version, header)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`), s.ID(), "n", s.Backend(), s.CreatedAt().UnixMicro(), s.UpdatedAt().UnixMicro(),
 		s.Len(), u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWriteTokens, u.ReasoningTokens,
-		"a version 2 made", old(must(s.HeaderJSON())))
+		"a version 2 made", old(must(storage.Header(s))))
 	require.NoError(t, err)
 	for i, m := range s.GetMessages(0) {
 		_, err := db.Exec(rebind(`INSERT INTO sqlstore_messages (session_id, seq, body) VALUES (?,?,?)`), s.ID(), i, old(must(m.MarshalJSON())))
