@@ -138,7 +138,7 @@ func TestPrecededByRebuildsTheEnd(t *testing.T) {
 			assert.Equal(t, wc, pc, "seed %d chain %d", seed, i)
 		}
 		if first > 1 {
-			_, err := storage.PrefixAt(part, first - 1)
+			_, err := storage.PrefixAt(part, first-1)
 			assert.Error(t, err)
 		}
 		if first > 0 {
