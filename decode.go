@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/exllm-go/session/internal/jsonwire"
 	"math"
 	"reflect"
 	"slices"
@@ -27,7 +28,7 @@ var errSyntax = errors.New("invalid JSON")
 type decoder struct {
 	data  []byte
 	pos   int
-	dates dayCache // the day of the last timestamp read, as most are of few days
+	dates jsonwire.DayCache // the day of the last timestamp read, as most are of few days
 }
 
 // decodeSession decodes the JSON of a session. Its errors have no "session: " prefix.
@@ -200,7 +201,7 @@ func (d *decoder) optionalString(path string) (optionalString, error) {
 	return optionalString{value: s, ok: true}, err
 }
 
-// time reads a required time: a string in one of the forms parseTime reads.
+// time reads a required time: a string in one of the forms jsonwire.ParseTime reads.
 func (d *decoder) time(path string) (keptTime, error) {
 	if d.peek() != '"' {
 		return keptTime{}, d.typeError(path, timeType)
@@ -209,7 +210,7 @@ func (d *decoder) time(path string) (keptTime, error) {
 	if err != nil {
 		return keptTime{}, err
 	}
-	if t, ok := parseCanonicalTime(raw); ok {
+	if t, ok := jsonwire.ParseCanonicalTime(raw); ok {
 		return keptTime{at: t}, nil
 	}
 	k, err := readTime(string(raw))
@@ -318,7 +319,7 @@ func (d *decoder) messages() ([]Message, error) {
 
 // writtenMessage reads a message written as ToJSON and ExLLM write the common one, byte
 // for byte: {"content":"...","role":"...","timestamp":"..."}, with plain strings and a
-// timestamp in the form appendTime writes. Else it reads nothing and reports false, and
+// timestamp in the form jsonwire.AppendTime writes. Else it reads nothing and reports false, and
 // message reads it.
 func (d *decoder) writtenMessage() (Message, bool) {
 	start := d.pos
@@ -342,7 +343,7 @@ func (d *decoder) writtenMessage() (Message, bool) {
 	if end+2 > len(d.data) || d.data[end] != '"' || d.data[end+1] != '}' {
 		return fail()
 	}
-	t, ok := parseCanonicalTimeOfDay(d.data[d.pos:end], &d.dates)
+	t, ok := jsonwire.ParseCanonicalTimeOfDay(d.data[d.pos:end], &d.dates)
 	if !ok {
 		return fail()
 	}
@@ -441,7 +442,7 @@ func (d *decoder) content() (text string, parts []map[string]any, kept keptValue
 	return "", nil, keptValue{value: v, ok: true}, err
 }
 
-// timestamp reads a message's timestamp. A string as appendTime writes it is only a time; any
+// timestamp reads a message's timestamp. A string as jsonwire.AppendTime writes it is only a time; any
 // other value is kept to be written back, with the time it parses to, if it does.
 func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err error) {
 	if d.peek() == '"' {
@@ -450,7 +451,7 @@ func (d *decoder) timestamp() (t time.Time, kept keptValue, at time.Time, err er
 		if err != nil {
 			return t, kept, at, err
 		}
-		if t, ok := parseCanonicalTimeOfDay(raw, &d.dates); ok {
+		if t, ok := jsonwire.ParseCanonicalTimeOfDay(raw, &d.dates); ok {
 			return t, keptValue{}, time.Time{}, nil
 		}
 		d.pos = start
@@ -685,7 +686,7 @@ func (d *decoder) literal(lit string) error {
 func (d *decoder) null() error { return d.literal("null") }
 
 func (d *decoder) number() (string, error) {
-	n, ok := scanNumber(d.data[d.pos:])
+	n, ok := jsonwire.ScanNumber(d.data[d.pos:])
 	if !ok {
 		d.pos += n
 		return "", errSyntax
@@ -717,13 +718,13 @@ func (d *decoder) rawString() ([]byte, error) {
 			goto slow
 		}
 	}
-	if q := bytes.IndexByte(d.data[start:], '"'); q >= 0 && plainText(d.data[start:start+q]) {
+	if q := bytes.IndexByte(d.data[start:], '"'); q >= 0 && jsonwire.PlainText(d.data[start:start+q]) {
 		d.pos = start + q + 1
 		return d.data[start : start+q], nil
 	}
 slow:
 	for i := start; i < len(d.data); {
-		if i = skipPlainBytes(d.data, i); i >= len(d.data) {
+		if i = jsonwire.SkipPlainBytes(d.data, i); i >= len(d.data) {
 			break
 		}
 		c := d.data[i]
@@ -843,3 +844,5 @@ func hex4(b []byte) (rune, bool) {
 	}
 	return r, true
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

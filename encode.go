@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/exllm-go/session/internal/jsonwire"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func (s Session) appendObject(b []byte, keys []string) ([]byte, error) {
 		case "created_at":
 			return s.created.appendJSON(b)
 		case "id":
-			return appendString(b, s.id), nil
+			return jsonwire.AppendString(b, s.id), nil
 		case "llm_backend":
 			return appendOptional(b, s.backend), nil
 		case "messages":
@@ -99,7 +100,7 @@ func appendUsage(b []byte, u TokenUsage, keys usageKeySet, unknown map[string]an
 
 func (s Session) appendMessages(b []byte) ([]byte, error) {
 	b = append(b, '[')
-	var dates dateCache
+	var dates jsonwire.DateCache
 	msgs := s.messages.view()
 	for i := range msgs {
 		if i > 0 {
@@ -124,16 +125,16 @@ func (m Message) appendJSON(b []byte) ([]byte, error) {
 	return m.appendJSONOfDay(b, nil)
 }
 
-// appendJSONOfDay is appendJSON, with dates taken from c: see appendTimeOfDay.
-func (m *Message) appendJSONOfDay(b []byte, c *dateCache) ([]byte, error) {
+// appendJSONOfDay is appendJSON, with dates taken from c: see jsonwire.AppendTimeOfDay.
+func (m *Message) appendJSONOfDay(b []byte, c *jsonwire.DateCache) ([]byte, error) {
 	if m.aux == nil && len(m.Extra) == 0 && m.Parts == nil && !m.Timestamp.IsZero() {
 		// The common case, without the closure and sorting of appendMerged.
 		b = append(b, `{"content":`...)
-		b = appendString(b, m.Content)
+		b = jsonwire.AppendString(b, m.Content)
 		b = append(b, `,"role":`...)
-		b = appendString(b, m.Role)
+		b = jsonwire.AppendString(b, m.Role)
 		b = append(b, `,"timestamp":`...)
-		b, err := appendTimeOfDay(b, m.Timestamp, c)
+		b, err := jsonwire.AppendTimeOfDay(b, m.Timestamp, c)
 		if err != nil {
 			return b, prefixPath("timestamp", err)
 		}
@@ -157,12 +158,12 @@ func (m *Message) appendJSONOfDay(b []byte, c *dateCache) ([]byte, error) {
 		case "content":
 			return m.appendContent(b)
 		case "role":
-			return appendString(b, m.Role), nil
+			return jsonwire.AppendString(b, m.Role), nil
 		case "timestamp":
 			if keptStamp.ok {
 				return appendValue(b, keptStamp.value)
 			}
-			return appendTime(b, m.Timestamp)
+			return jsonwire.AppendTime(b, m.Timestamp)
 		default: // "token_usage"
 			return appendUsage(b, usage, 0, nil, nil)
 		}
@@ -177,7 +178,7 @@ func (m Message) appendContent(b []byte) ([]byte, error) {
 	if kept := m.keptContent(); kept.ok {
 		return appendValue(b, kept.value)
 	}
-	return appendString(b, m.Content), nil
+	return jsonwire.AppendString(b, m.Content), nil
 }
 
 // appendMerged appends the members of an object whose known keys (sorted, written by
@@ -206,12 +207,12 @@ func appendMerged(b []byte, known []string, extra map[string]any,
 			if len(extraKeys) > 0 && extraKeys[0] == key {
 				extraKeys = extraKeys[1:]
 			}
-			b = appendString(b, key)
+			b = jsonwire.AppendString(b, key)
 			b = append(b, ':')
 			b, err = appendKnown(b, key)
 		} else {
 			key, extraKeys = extraKeys[0], extraKeys[1:]
-			b = appendString(b, key)
+			b = jsonwire.AppendString(b, key)
 			b = append(b, ':')
 			b, err = appendValue(b, extra[key])
 		}
@@ -250,7 +251,7 @@ func appendOptional(b []byte, s optionalString) []byte {
 	if !s.ok {
 		return append(b, "null"...)
 	}
-	return appendString(b, s.value)
+	return jsonwire.AppendString(b, s.value)
 }
 
 // appendObject appends m as a JSON object with sorted keys; a nil m is {}. An error
@@ -265,7 +266,7 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonwire.AppendString(b, k)
 		b = append(b, ':')
 		var err error
 		if b, err = appendValue(b, m[k]); err != nil {
@@ -283,7 +284,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendString(b, v), nil
+		return jsonwire.AppendString(b, v), nil
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case json.Number:
@@ -329,127 +330,3 @@ func appendArray[E any](b []byte, a []E) ([]byte, error) {
 	}
 	return append(b, ']'), nil
 }
-
-const hexDigits = "0123456789abcdef"
-
-// safeASCII reports the ASCII bytes that appendString writes as they are.
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string. Each byte of invalid UTF-8 is written as the
-// character U+FFFD, as it is after a load, so that what a session writes is the same
-// before and after a round trip (encoding/json writes the escape \ufffd, which reads
-// back as the same character); U+2028 and U+2029 are escaped, as encoding/json does;
-// <, > and & are not escaped.
-func appendString(b []byte, s string) []byte {
-	if plainString(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if i = skipPlain(s, i); i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if safeASCII[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\uFFFD"...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// isValidNumber reports whether s is a JSON number literal.
-func isValidNumber(s string) bool {
-	n, ok := scanNumber(s)
-	return ok && n == len(s)
-}
-
-// scanNumber returns the length of the JSON number at the start of s, and false if s
-// does not start with one.
-func scanNumber[T string | []byte](s T) (int, bool) {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	default:
-		return i, false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i >= len(s) || !isDigit(s[i]) {
-			return i, false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i >= len(s) || !isDigit(s[i]) {
-			return i, false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	return i, true
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -42,7 +42,7 @@ type Message struct {
 type auxFields struct {
 	usage       TokenUsage
 	content     keptValue // content that is neither a string nor a list of objects
-	timestamp   keptValue // a timestamp not as appendTime writes it: null, another form, no time
+	timestamp   keptValue // a timestamp not as jsonwire.AppendTime writes it: null, another form, no time
 	timestampAt time.Time // what timestamp parsed to; it is written while Timestamp is this
 	err         error     // a value given to an option that has no JSON encoding
 }

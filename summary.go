@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"github.com/exllm-go/session/internal/jsonwire"
 	"strconv"
 )
 
@@ -149,7 +150,7 @@ func summaryOf(v any) *summary {
 // appendSummary appends the JSON of the summary.
 func (s Session) appendSummary(b []byte) []byte {
 	b = append(b, `{"text":`...)
-	b = appendString(b, s.summary.text)
+	b = jsonwire.AppendString(b, s.summary.text)
 	b = append(b, `,"through":`...)
 	b = strconv.AppendInt(b, int64(s.summary.through), 10)
 	return append(b, '}')

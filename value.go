@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"github.com/exllm-go/session/internal/jsonwire"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // A Session holds only JSON values: nil, bool, string, json.Number, map[string]any and
@@ -25,7 +24,7 @@ const startDetectingCycles = 1000
 // converter converts one value to JSON values; see jsonValue.
 type converter struct {
 	depth int                         // nesting of the value being converted in the file
-	path  map[unsafe.Pointer]struct{} // maps and slices being converted, past startDetectingCycles
+	path  map[uintptr]struct{} // the storage of the maps and slices being converted, past startDetectingCycles
 }
 
 // jsonValue returns v as encoding/json would decode its encoding into an any, but with
@@ -42,7 +41,7 @@ func jsonValue(v any, depth int) (any, error) {
 func (c *converter) value(v any) (any, error) {
 	switch x := v.(type) {
 	case nil, bool, string:
-		return v, nil // strings as given: appendString writes invalid UTF-8 as U+FFFD
+		return v, nil // strings as given: jsonwire.AppendString writes invalid UTF-8 as U+FFFD
 	case map[string]any:
 		if x == nil {
 			return nil, nil // encoding/json writes null, which reads back as nil
@@ -60,16 +59,16 @@ func (c *converter) value(v any) (any, error) {
 	case int64:
 		return json.Number(strconv.FormatInt(x, 10)), nil
 	case float64:
-		b, err := appendFloat(nil, x)
+		b, err := jsonwire.AppendFloat(nil, x)
 		return json.Number(b), err
 	}
 	return c.encoded(v)
 }
 
 func (c *converter) object(m map[string]any) (any, error) {
-	var ptr unsafe.Pointer
+	var ptr uintptr
 	if c.depth >= startDetectingCycles {
-		ptr = reflect.ValueOf(m).UnsafePointer()
+		ptr = reflect.ValueOf(m).Pointer()
 	}
 	if err := c.enter(ptr, "map[string]interface {}"); err != nil {
 		return nil, err
@@ -98,9 +97,9 @@ func (c *converter) object(m map[string]any) (any, error) {
 }
 
 func (c *converter) array(a []any) (any, error) {
-	var ptr unsafe.Pointer
+	var ptr uintptr
 	if c.depth >= startDetectingCycles && len(a) > 0 {
-		ptr = unsafe.Pointer(&a[0])
+		ptr = reflect.ValueOf(a).Pointer() // of a[0]; the converted values keep it alive
 	}
 	if err := c.enter(ptr, "[]interface {}"); err != nil {
 		return nil, err
@@ -118,18 +117,18 @@ func (c *converter) array(a []any) (any, error) {
 }
 
 // enter goes one level deeper, into a map or slice of the named type whose storage is
-// at ptr (nil above startDetectingCycles), failing if it is nested too deeply or is
+// at ptr (0 above startDetectingCycles), failing if it is nested too deeply or is
 // already on the path from the top: a cycle.
-func (c *converter) enter(ptr unsafe.Pointer, typeName string) error {
+func (c *converter) enter(ptr uintptr, typeName string) error {
 	if c.depth >= maxDepth {
 		return errTooDeep
 	}
-	if ptr != nil {
+	if ptr != 0 {
 		if _, ok := c.path[ptr]; ok {
 			return fmt.Errorf("json: unsupported value: encountered a cycle via %s", typeName)
 		}
 		if c.path == nil {
-			c.path = make(map[unsafe.Pointer]struct{})
+			c.path = make(map[uintptr]struct{})
 		}
 		c.path[ptr] = struct{}{}
 	}
@@ -138,9 +137,9 @@ func (c *converter) enter(ptr unsafe.Pointer, typeName string) error {
 }
 
 // leave goes back up from what enter went into.
-func (c *converter) leave(ptr unsafe.Pointer) {
+func (c *converter) leave(ptr uintptr) {
 	c.depth--
-	if ptr != nil {
+	if ptr != 0 {
 		delete(c.path, ptr)
 	}
 }
@@ -168,7 +167,7 @@ func number(n json.Number) (json.Number, error) {
 	if n == "" {
 		return "0", nil
 	}
-	if !isValidNumber(string(n)) {
+	if !jsonwire.ValidNumber(string(n)) {
 		return "", fmt.Errorf("json: invalid number literal %q", string(n))
 	}
 	return n, nil
@@ -216,26 +215,6 @@ func cloneParts(parts []map[string]any) []map[string]any {
 	return c
 }
 
-// appendFloat writes f as encoding/json does.
-func appendFloat(b []byte, f float64) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return b, fmt.Errorf("json: unsupported value: %v", f)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// Turn e-09 into e-9, as encoding/json does.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, nil
-}
-
 // isASCII reports whether s is ASCII, in a loop short enough to be inlined: most keys
 // are.
 func isASCII(s string) bool {
@@ -248,7 +227,7 @@ func isASCII(s string) bool {
 }
 
 // validUTF8 returns s with each byte that is not valid UTF-8 replaced by U+FFFD, as
-// encoding/json and appendString write it; s itself, without copying, when it is valid.
+// encoding/json and jsonwire.AppendString write it; s itself, without copying, when it is valid.
 func validUTF8(s string) string {
 	if isASCII(s) || utf8.ValidString(s) {
 		return s

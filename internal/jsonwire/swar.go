@@ -1,4 +1,4 @@
-package session
+package jsonwire
 
 import (
 	"bytes"
@@ -17,9 +17,9 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainText reports whether s is printable ASCII with no backslash: a JSON string's text,
+// PlainText reports whether s is printable ASCII with no backslash: a JSON string's text,
 // once its closing quote is found, that needs no unescaping nor checking.
-func plainText(s []byte) bool {
+func PlainText(s []byte) bool {
 	return bytes.IndexByte(s, '\\') < 0 && printableASCII(s)
 }
 
@@ -72,11 +72,11 @@ func plainMask(x uint64) uint64 {
 // byte that is not plain (see plainMask), at or before the first such byte, or of the
 // last bytes, fewer than eight.
 func skipPlain(s string, i int) int {
-	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i) // only read
+	return SkipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i) // only read
 }
 
-// skipPlainBytes is skipPlain of a []byte.
-func skipPlainBytes(s []byte, i int) int {
+// SkipPlainBytes is skipPlain of a []byte.
+func SkipPlainBytes(s []byte, i int) int {
 	for ; i+16 <= len(s); i += 16 {
 		if plainMask(binary.LittleEndian.Uint64(s[i:]))|plainMask(binary.LittleEndian.Uint64(s[i+8:])) != 0 {
 			break
