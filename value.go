@@ -23,7 +23,7 @@ const startDetectingCycles = 1000
 
 // converter converts one value to JSON values; see jsonValue.
 type converter struct {
-	depth int                         // nesting of the value being converted in the file
+	depth int                  // nesting of the value being converted in the file
 	path  map[uintptr]struct{} // the storage of the maps and slices being converted, past startDetectingCycles
 }
 
