@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/chat/llm"
+	"github.com/exllm-go/session/examples/internal/llm"
 )
 
 // windowOptions choose what the model is sent: the leading system messages, the summary,

@@ -33,7 +33,7 @@ import (
 	"sync/atomic"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/chat/llm"
+	"github.com/exllm-go/session/examples/internal/llm"
 )
 
 const commands = `Commands:

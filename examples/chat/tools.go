@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exllm-go/session/examples/chat/llm"
+	"github.com/exllm-go/session/examples/internal/llm"
 )
 
 // currentTimeTool is the one tool the chat offers a model.

@@ -50,8 +50,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/exllm-go/session/examples/chat/dsn"
-	"github.com/exllm-go/session/examples/chat/llm"
+	"github.com/exllm-go/session/examples/internal/dsn"
+	"github.com/exllm-go/session/examples/internal/llm"
 )
 
 // redacted returns the database flag as a log may show it: a URL without its password.

@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/chat/dsn"
-	"github.com/exllm-go/session/examples/chat/llm"
+	"github.com/exllm-go/session/examples/internal/dsn"
+	"github.com/exllm-go/session/examples/internal/llm"
 	"github.com/exllm-go/session/sqlstore"
 )
 
