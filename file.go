@@ -55,7 +55,8 @@ const DefaultMaxFileSize = 1 << 30
 // maximum size.
 var ErrFileTooLarge = errors.New("file too large")
 
-// A LoadOption changes how LoadFromFile reads a file. Only this package makes them.
+// A LoadOption changes how [LoadFromFile] reads a file. Only this package makes them;
+// a nil one panics (see [NewOption] for how options are named).
 type LoadOption interface{ applyLoad(*loadConfig) }
 
 type loadOption func(*loadConfig)
@@ -86,9 +87,10 @@ func WithMaxSize(n int64) LoadOption {
 func LoadFromFile(path string, opts ...LoadOption) (Session, error) {
 	cfg := loadConfig{maxSize: DefaultMaxFileSize}
 	for _, opt := range opts {
-		if opt != nil {
-			opt.applyLoad(&cfg)
+		if opt == nil {
+			panic("session: a nil LoadOption")
 		}
+		opt.applyLoad(&cfg)
 	}
 	data, err := readFile(path, cfg.maxSize)
 	if err != nil {

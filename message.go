@@ -134,7 +134,8 @@ func partsText(parts []map[string]any) string {
 
 // A MessageOption sets an optional field of a message added by AddMessage. Only this
 // package makes them, so that what they set keeps the message's invariants: a UTC
-// timestamp, JSON values that no caller shares.
+// timestamp, JSON values that no caller shares. A nil one panics (see [NewOption] for how
+// options are named).
 type MessageOption interface{ applyMessage(*Message) }
 
 type messageOption func(*Message)
@@ -256,9 +257,10 @@ func (s Session) AddMessage(role, content string, opts ...MessageOption) Session
 // no options.
 func withOptions(m Message, opts []MessageOption) Message {
 	for _, opt := range opts {
-		if opt != nil {
-			opt.applyMessage(&m)
+		if opt == nil {
+			panic("session: a nil MessageOption")
 		}
+		opt.applyMessage(&m)
 	}
 	return m
 }

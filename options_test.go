@@ -18,7 +18,7 @@ func TestOptionsAreOpaque(t *testing.T) {
 		option  reflect.Type
 		literal any // a function literal of the shape the option type once had
 	}{
-		{reflect.TypeFor[session.Option](), func(*session.Session) {}},
+		{reflect.TypeFor[session.NewOption](), func(*session.Session) {}},
 		{reflect.TypeFor[session.MessageOption](), func(*session.Message) {}},
 		{reflect.TypeFor[session.LoadOption](), func(*struct{ maxSize int64 }) {}},
 		{reflect.TypeFor[session.WindowOption](), func(*struct{ keepSystem bool }) {}},
@@ -38,11 +38,13 @@ func TestOptionsAreOpaque(t *testing.T) {
 	}
 }
 
-// TestNilOptionsAreIgnored checks that a nil option, the one value of an option type a
-// caller can make, changes nothing.
-func TestNilOptionsAreIgnored(t *testing.T) {
-	s := session.New("openai", nil).AddMessage("user", "hi", nil)
-	assert.Equal(t, 1, s.Len())
-	assert.Equal(t, "hi", s.GetMessages(1)[0].Content)
-	assert.Len(t, s.Window(100, nil, nil), 1)
+// TestNilOptionsPanic checks that a nil option, the one value of an option type a
+// caller can make, panics naming its type, as a nil func would, rather than being
+// taken for no option.
+func TestNilOptionsPanic(t *testing.T) {
+	s := session.New("openai").AddMessage("user", "hi")
+	assert.PanicsWithValue(t, "session: a nil NewOption", func() { session.New("openai", nil) })
+	assert.PanicsWithValue(t, "session: a nil MessageOption", func() { s.AddMessage("user", "hi", nil) })
+	assert.PanicsWithValue(t, "session: a nil WindowOption", func() { s.Window(100, nil, nil) })
+	assert.PanicsWithValue(t, "session: a nil LoadOption", func() { session.LoadFromFile("x.json", nil) })
 }

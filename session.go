@@ -79,9 +79,14 @@ func someString(s string) optionalString {
 	return optionalString{value: s, ok: s != ""}
 }
 
-// An Option configures a Session made by New. Only this package makes Options, so that
+// A NewOption configures a Session made by [New]. Only this package makes them, so that
 // none can reach inside a Session and break what it guarantees.
-type Option interface{ applySession(*Session) }
+//
+// The options of a function F are of type FOption: [NewOption], [MessageOption],
+// [WindowOption], [LoadOption] (and sqlstore's UpdateOption). An option that sets a value
+// is named With and the value ([WithName], [WithUsage]); one that turns on a behaviour
+// says it ([KeepSystem], [StablePrefix]). A nil option panics, as a nil func would.
+type NewOption interface{ applySession(*Session) }
 
 type sessionOption func(*Session)
 
@@ -89,7 +94,7 @@ func (f sessionOption) applySession(s *Session) { f(s) }
 
 // WithName gives a new session a human-readable name, as ExLLM's name: option.
 // The empty name means none.
-func WithName(name string) Option {
+func WithName(name string) NewOption {
 	return sessionOption(func(s *Session) { s.name = someString(name) })
 }
 
@@ -97,7 +102,7 @@ func WithName(name string) Option {
 // unique ID (a version 7 UUID, so IDs sort by creation time), no messages, an empty
 // context, zero token usage, and CreatedAt and UpdatedAt set to now. It ports
 // ExLLM.Session.new.
-func New(backend string, opts ...Option) Session {
+func New(backend string, opts ...NewOption) Session {
 	now := now()
 	s := Session{
 		id:      uuid.Must(uuid.NewV7()).String(),
@@ -106,9 +111,10 @@ func New(backend string, opts ...Option) Session {
 		updated: keptTime{at: now},
 	}
 	for _, opt := range opts {
-		if opt != nil {
-			opt.applySession(&s)
+		if opt == nil {
+			panic("session: a nil NewOption")
 		}
+		opt.applySession(&s)
 	}
 	return s
 }

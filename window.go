@@ -1,6 +1,7 @@
 package session
 
-// A WindowOption changes how Window chooses messages. Only this package makes them.
+// A WindowOption changes how [Session.Window] chooses messages. Only this package makes
+// them; a nil one panics (see [NewOption] for how options are named).
 type WindowOption interface{ applyWindow(*windowConfig) }
 
 type windowOption func(*windowConfig)
@@ -95,9 +96,10 @@ func KeepSystem() WindowOption {
 func (s Session) Window(budget int, count func(Message) int, opts ...WindowOption) []Message {
 	cfg := windowConfig{summaryRole: "user"}
 	for _, opt := range opts {
-		if opt != nil {
-			opt.applyWindow(&cfg)
+		if opt == nil {
+			panic("session: a nil WindowOption")
 		}
+		opt.applyWindow(&cfg)
 	}
 	if budget < 0 {
 		return []Message{}

@@ -59,7 +59,7 @@ func updateTurns(st *sqlstore.Store, id, writer string, turns int) (conflicts in
 		_, err := st.Update(ctx, id, func(s session.Session) (session.Session, error) {
 			calls++
 			return s.AddMessage("user", tag).AddMessage("assistant", tag), nil
-		}, sqlstore.Recent(4))
+		}, sqlstore.WithRecent(4))
 		conflicts += max(calls-1, 0)
 		if err != nil {
 			return conflicts, err

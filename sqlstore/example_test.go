@@ -201,7 +201,7 @@ func ExampleStore_Update_recent() {
 			}
 		}
 		return cur.AddMessage("assistant", "Hi"), nil
-	}, sqlstore.Recent(10), sqlstore.RebaseAppends())
+	}, sqlstore.WithRecent(10), sqlstore.RebaseAppends())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func TestUpdate(t *testing.T) {
 					tag := fmt.Sprintf("%s/%d", name, i)
 					_, err := st.Update(ctx, s.ID(), func(s session.Session) (session.Session, error) {
 						return s.AddMessage("user", tag).AddMessage("assistant", tag), nil
-					}, sqlstore.MaxAttempts(1000))
+					}, sqlstore.WithMaxAttempts(1000))
 					if err != nil {
 						errs[w] = err
 						return
@@ -180,7 +180,7 @@ func TestUpdate(t *testing.T) {
 			tries++
 			require.NoError(t, st.Commit(ctx, cur, cur.SetName(fmt.Sprint("meanwhile ", tries))))
 			return cur.AddMessage("user", "never"), nil
-		}, sqlstore.MaxAttempts(3))
+		}, sqlstore.WithMaxAttempts(3))
 		assert.ErrorIs(t, err, sqlstore.ErrConflict)
 		assert.Equal(t, 3, tries)
 		got, err := st.Update(ctx, s.ID(), func(cur session.Session) (session.Session, error) { return cur.SetName("done"), nil })

@@ -257,7 +257,7 @@ func TestUpdateRebaseAppends(t *testing.T) {
 						calls++
 						mu.Unlock()
 						return s.AddMessage("user", tag).AddMessage("assistant", tag, session.WithUsage(session.TokenUsage{OutputTokens: 1})), nil
-					}, sqlstore.Recent(2), sqlstore.RebaseAppends(), sqlstore.MaxAttempts(200))
+					}, sqlstore.WithRecent(2), sqlstore.RebaseAppends(), sqlstore.WithMaxAttempts(200))
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -297,7 +297,7 @@ func TestUpdateManyClientsFewSessions(t *testing.T) {
 					tag := fmt.Sprintf("c%d/%d", c, i)
 					_, err := st.Update(ctx, ids[r.IntN(len(ids))], func(s session.Session) (session.Session, error) {
 						return s.AddMessage("user", tag).AddMessage("assistant", tag), nil
-					}, sqlstore.Recent(10))
+					}, sqlstore.WithRecent(10))
 					if err != nil {
 						errs[c] = err
 						return

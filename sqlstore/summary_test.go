@@ -47,7 +47,7 @@ func TestSummariesInTheStore(t *testing.T) {
 		got, err := st.Update(ctx, s.ID(), func(cur session.Session) (session.Session, error) {
 			calls++
 			return cur.Summarize(35, "what was said before q17"), nil
-		}, sqlstore.Recent(2), sqlstore.RebaseAppends())
+		}, sqlstore.WithRecent(2), sqlstore.RebaseAppends())
 		require.NoError(t, err)
 		assert.Equal(t, 1, calls)
 		loaded, err := st.Load(ctx, s.ID())

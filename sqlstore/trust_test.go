@@ -157,7 +157,7 @@ func TestLoadRecentProvesWhatItTrusts(t *testing.T) {
 			assert.ErrorIs(t, err, sqlstore.ErrCorrupt, "n %d", n)
 			_, err = st.Update(ctx, s.ID(), func(s session.Session) (session.Session, error) {
 				return s.AddMessage("user", "never committed"), nil
-			}, sqlstore.Recent(n))
+			}, sqlstore.WithRecent(n))
 			assert.ErrorIs(t, err, sqlstore.ErrCorrupt)
 			_, err = db.Exec(rebind(db, "UPDATE sqlstore_messages SET tokens = ? WHERE seq = ?"), tokens, before)
 			require.NoError(t, err)
@@ -438,4 +438,13 @@ func rebind(db *sql.DB, query string) string {
 		query = strings.Replace(query, "?", "$"+string(rune('0'+i)), 1)
 	}
 	return query
+}
+
+// TestNilUpdateOptionPanics: a nil option is a mistake, not no option.
+func TestNilUpdateOptionPanics(t *testing.T) {
+	forEach(t, func(t *testing.T, st *sqlstore.Store, db *sql.DB) {
+		assert.PanicsWithValue(t, "sqlstore: a nil UpdateOption", func() {
+			st.Update(ctx, "x", func(s session.Session) (session.Session, error) { return s, nil }, nil)
+		})
+	})
 }

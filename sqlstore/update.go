@@ -10,7 +10,10 @@ import (
 	"github.com/exllm-go/session"
 )
 
-// An UpdateOption changes how Update retries. Only this package makes them.
+// An UpdateOption changes how [Store.Update] loads and retries. Only this package makes
+// them; a nil one panics. As in package session, an option that sets a value is named
+// With and the value ([WithRecent], [WithMaxAttempts]); one that turns on a behaviour
+// says it ([RebaseAppends]).
 type UpdateOption interface{ applyUpdate(*updateConfig) }
 
 type updateOption func(*updateConfig)
@@ -24,18 +27,18 @@ type updateConfig struct {
 	rebase   bool
 }
 
-// defaultAttempts is how many times Update tries without MaxAttempts.
+// defaultAttempts is how many times Update tries without WithMaxAttempts.
 const defaultAttempts = 20
 
-// MaxAttempts makes Update try at most n times (20 by default; at least 1).
-func MaxAttempts(n int) UpdateOption {
+// WithMaxAttempts makes Update try at most n times (20 by default; at least 1).
+func WithMaxAttempts(n int) UpdateOption {
 	return updateOption(func(c *updateConfig) { c.attempts = max(n, 1) })
 }
 
-// Recent makes Update load only the last n messages of the session, as LoadRecent does
+// WithRecent makes Update load only the last n messages of the session, as LoadRecent does
 // (n < 0 counts as 0), so that a turn costs what n costs however long the conversation;
 // change gets a partial session (see session.Session.FirstIndex).
-func Recent(n int) UpdateOption {
+func WithRecent(n int) UpdateOption {
 	return updateOption(func(c *updateConfig) { c.recent = max(n, 0) })
 }
 
@@ -52,11 +55,11 @@ func RebaseAppends() UpdateOption {
 // maxPause is the longest pause Update makes between two tries.
 const maxPause = time.Second
 
-// Update loads the session with the given ID (whole, or its last messages with Recent),
+// Update loads the session with the given ID (whole, or its last messages with WithRecent),
 // applies change to it and commits what change returns: the loop every writer of a
 // shared session needs. When another writer committed first (ErrConflict), it pauses for
 // a random time that grows with each try, loads the session again and applies change
-// again, MaxAttempts times at most; the error after the last try wraps ErrConflict. It
+// again, WithMaxAttempts times at most; the error after the last try wraps ErrConflict. It
 // returns the session as committed.
 //
 // change runs again after every conflict, on the session as the other writer left it,
@@ -69,9 +72,10 @@ const maxPause = time.Second
 func (st *Store) Update(ctx context.Context, id string, change func(session.Session) (session.Session, error), opts ...UpdateOption) (session.Session, error) {
 	cfg := updateConfig{attempts: defaultAttempts, pause: 5 * time.Millisecond, recent: wholeSession}
 	for _, opt := range opts {
-		if opt != nil {
-			opt.applyUpdate(&cfg)
+		if opt == nil {
+			panic("sqlstore: a nil UpdateOption")
 		}
+		opt.applyUpdate(&cfg)
 	}
 	load := func() (session.Session, error) {
 		if cfg.recent == wholeSession {

@@ -110,7 +110,7 @@ func (d *dbStore) update(ctx context.Context, base session.Session, change func(
 	if err := d.st.Commit(ctx, base, next); !errors.Is(err, sqlstore.ErrConflict) || attempts <= 1 {
 		return next, err
 	}
-	return d.st.Update(ctx, base.ID(), change, sqlstore.MaxAttempts(attempts-1))
+	return d.st.Update(ctx, base.ID(), change, sqlstore.WithMaxAttempts(attempts-1))
 }
 
 func (d *dbStore) load(ctx context.Context, id string) (session.Session, error) {

@@ -332,7 +332,7 @@ func (s *server) turn(ctx context.Context, st *sqlstore.Store, r *http.Request) 
 		if errors.Is(err, sqlstore.ErrConflict) {
 			_, err = st.Update(ctx, id, func(cur session.Session) (session.Session, error) {
 				return cur.AppendMessages(question, answer), nil
-			}, sqlstore.Recent(0))
+			}, sqlstore.WithRecent(0))
 		}
 		if !errors.Is(err, sqlstore.ErrBusy) || try == busyTries || ctx.Err() != nil {
 			break
