@@ -19,6 +19,8 @@ import (
 // measures the ratios the README reports.
 
 var sinkSession session.Session
+var sinkInt int
+
 var sinkMessages []session.Message
 
 // BenchmarkBuild builds a 10,000-message conversation with AddMessage (session) and
@@ -209,7 +211,7 @@ func BenchmarkAddToolCall(b *testing.B) {
 // whose call is gone, each with another extra field, with a budget they all fit: the
 // case that must stay linear in the messages examined.
 func BenchmarkWindowOrphans(b *testing.B) {
-	for _, n := range []int{10_000, 80_000} {
+	for _, n := range []int{10_000, 40_000, 80_000} {
 		s := session.New("").AddMessage("user", "q")
 		for i := range n {
 			s = s.AddMessage("tool", "r", session.WithExtra("tool_call_id", fmt.Sprint("gone", i)),
@@ -219,6 +221,22 @@ func BenchmarkWindowOrphans(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				sinkMessages = s.Window(math.MaxInt, session.EstimateTokens)
+			}
+		})
+		// The baseline: a plain slice of the same messages, each looked at once, as the
+		// least a window must do. Its cost per message grows with n as the memory the
+		// messages take outgrows the processor's caches; Window's should grow alike.
+		plain := s.GetMessages(0)
+		b.Run(fmt.Sprintf("baseline-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				kept := 0
+				for i := len(plain) - 1; i >= 0; i-- {
+					if _, ok := plain[i].Extra["tool_call_id"].(string); !ok {
+						kept += len(plain[i].Content) + len(plain[i].Extra)
+					}
+				}
+				sinkInt = kept
 			}
 		})
 	}

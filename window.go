@@ -219,14 +219,16 @@ func (l messageLog) stableStart(msgs []Message, lo int, chosen []int, spacing in
 
 // chooseRecent returns the indexes in msgs of the messages of the window, newest first:
 // see Window. It examines each message once, from the newest, and measures only those it
-// may keep.
+// may keep; the results of a run are examined again when the call before them is
+// reached. It allocates only the indexes it returns, however long the runs of results.
 func chooseRecent(msgs []Message, budget int, measure func(Message) int) []int {
 	var chosen []int
 	used := 0
-	// take adds the messages at idx to the window, or reports false if they do not fit.
-	take := func(idx ...int) bool {
+	// take adds the messages [lo, hi) to the window, newest first, or reports false if
+	// they do not fit.
+	take := func(lo, hi int) bool {
 		cost := 0
-		for _, i := range idx {
+		for i := hi - 1; i >= lo; i-- {
 			// Compared before adding, so that no sum can overflow.
 			c := measure(msgs[i])
 			if c > budget-used-cost {
@@ -235,35 +237,32 @@ func chooseRecent(msgs []Message, budget int, measure func(Message) int) []int {
 			cost += c
 		}
 		used += cost
-		chosen = append(chosen, idx...)
+		for i := hi - 1; i >= lo; i-- {
+			chosen = append(chosen, i)
+		}
 		return true
 	}
-	var run []int         // results seen, newest first, whose call is not reached yet
-	var answered []string // the ids the results in run answer
-	anonymous := 0        // the results in run without an id
-	var ref toolRefs
+	runEnd := -1 // results seen since the last other message are msgs[i+1:runEnd]
+	var ref, result toolRefs
 	for i := len(msgs) - 1; i >= 0; i-- {
 		ref.of(msgs[i])
 		switch {
 		case ref.answers():
 			if ref.calls() { // answers and calls at once: no API has such a message
-				run, answered, anonymous = run[:0], answered[:0], 0
+				runEnd = -1
 				continue
 			}
-			run = append(run, i)
-			answered = append(answered, ref.answerIDs...)
-			if ref.anonymousAnswer {
-				anonymous++
+			if runEnd < 0 {
+				runEnd = i + 1
 			}
 		case ref.calls():
-			ok := len(run) > 0 && ref.answeredBy(answered, anonymous)
-			if ok && !take(append(run, i)...) {
+			if runEnd > i+1 && ref.answeredBy(msgs[i+1:runEnd], &result) && !take(i, runEnd) {
 				return chosen
 			}
-			run, answered, anonymous = run[:0], answered[:0], 0
+			runEnd = -1
 		default:
-			run, answered, anonymous = run[:0], answered[:0], 0 // orphans
-			if !take(i) {
+			runEnd = -1 // orphans
+			if !take(i, i+1) {
 				return chosen
 			}
 		}
@@ -282,18 +281,25 @@ type toolRefs struct {
 func (r toolRefs) calls() bool   { return len(r.callIDs) > 0 || r.anonymousCalls > 0 }
 func (r toolRefs) answers() bool { return len(r.answerIDs) > 0 || r.anonymousAnswer }
 
-// answeredBy reports whether the results that answer ids, and anonymous results without
-// an id, answer all the calls of r and nothing else.
-func (r toolRefs) answeredBy(ids []string, anonymous int) bool {
+// answeredBy reports whether results, the messages right after r's, answer all the
+// calls of r and nothing else; scratch is storage for their references.
+func (r toolRefs) answeredBy(results []Message, scratch *toolRefs) bool {
 	calls := make(map[string]bool, len(r.callIDs))
 	for _, id := range r.callIDs {
 		calls[id] = false
 	}
-	for _, id := range ids {
-		if _, ok := calls[id]; !ok {
-			return false // a result for a call this message did not make
+	anonymous := 0
+	for _, m := range results {
+		scratch.of(m)
+		for _, id := range scratch.answerIDs {
+			if _, ok := calls[id]; !ok {
+				return false // a result for a call this message did not make
+			}
+			calls[id] = true
 		}
-		calls[id] = true
+		if scratch.anonymousAnswer {
+			anonymous++
+		}
 	}
 	unanswered := r.anonymousCalls
 	for _, done := range calls {
