@@ -77,13 +77,13 @@ func (st *Store) commit(ctx context.Context, base, next session.Session) error {
 	if err != nil {
 		return err
 	}
-	nextVersion, err := versionOf(next)
+	nextVersion, err := st.versionOf(next)
 	if err != nil {
 		return err
 	}
 	var baseVersion string
 	if !creating {
-		if baseVersion, err = versionOf(base); err != nil {
+		if baseVersion, err = st.versionOf(base); err != nil {
 			return fmt.Errorf("base: %w", err)
 		}
 	}
@@ -236,9 +236,14 @@ func (st *Store) insertMessages(ctx context.Context, tx *sql.Tx, id string, firs
 	return nil
 }
 
-// versionOf returns the version of s as the store records it. A variable only so that
-// a test can break the store on purpose, to see its linearizability check fail.
-var versionOf = digestVersion
+// versionOf returns the version of s as the store records it: digestVersion, unless a
+// test broke this store on purpose, to see its linearizability check fail.
+func (st *Store) versionOf(s session.Session) (string, error) {
+	if st.brokenVersions != nil {
+		return st.brokenVersions(s)
+	}
+	return digestVersion(s)
+}
 
 // digestVersion returns the version of s as the store records it: its digest, in hex,
 // and the tokens its messages are estimated at (see storage.Prefix), which the row

@@ -16,11 +16,11 @@ func OpenAtVersion(ctx context.Context, db *sql.DB, v int) (*Store, error) {
 	return open(ctx, db, v)
 }
 
-// BreakVersions makes the store's versions cover a session's number of messages and
-// its last message only, as they once did, until the returned function is called: for
-// the test that shows the linearizability check catches a broken store.
-func BreakVersions() (restore func()) {
-	versionOf = func(s session.Session) (string, error) {
+// BreakVersions makes the versions of st, and of the views made of it after, cover a
+// session's number of messages and its last message only, as they once did: for the
+// test that shows the linearizability check catches a broken store.
+func BreakVersions(st *Store) {
+	st.brokenVersions = func(s session.Session) (string, error) {
 		h := sha256.New()
 		fmt.Fprint(h, s.Len())
 		if m, ok := s.LastMessage(); ok {
@@ -32,5 +32,4 @@ func BreakVersions() (restore func()) {
 		}
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	return func() { versionOf = digestVersion }
 }

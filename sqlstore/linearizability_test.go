@@ -617,8 +617,11 @@ func readChildHistory(t *testing.T, h *linHistory, client int, path string) {
 // runLin runs the workload on the store of dsn for d: goroutines, and, with processes,
 // child processes killed and started again; on PostgreSQL, with terminate, a killer of
 // the workers' backends. It returns the history.
-func runLin(t *testing.T, b backend, dsn string, d time.Duration, goroutines int, processes, faults bool) *linHistory {
+func runLin(t *testing.T, b backend, dsn string, d time.Duration, goroutines int, processes, faults bool, prepare ...func(*sqlstore.Store)) *linHistory {
 	st, _ := open(t, b.driver, dsn)
+	for _, f := range prepare {
+		f(st)
+	}
 	h := &linHistory{}
 	var ids []string
 	for i, s := range []session.Session{session.New("openai"), futureSession(t), session.New("")} {
@@ -744,8 +747,6 @@ func TestLinearizabilityCatchesABrokenStore(t *testing.T) {
 		t.Skip("runs writers for seconds")
 	}
 	b := backends(t)[0]
-	restore := sqlstore.BreakVersions()
-	defer restore()
-	h := runLin(t, b, b.newDSN(t), 2*time.Second, 4, false, false)
+	h := runLin(t, b, b.newDSN(t), 2*time.Second, 4, false, false, sqlstore.BreakVersions)
 	assert.Equal(t, porcupine.Illegal, checkLin(t, h))
 }

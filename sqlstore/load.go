@@ -107,7 +107,7 @@ func (st *Store) read(ctx context.Context, tx *sql.Tx, id string, recent int, mo
 	case mode == raw:
 		return s, nil
 	}
-	return rows.verify(s, r.version.String)
+	return rows.verify(st, s, r.version.String)
 }
 
 // A partRead is what a read takes of a session's rows: rows [0, lead) and [from, count)
@@ -218,7 +218,7 @@ func (rr *rowsRead) takeLeading(seq int64, body, chain []byte) error {
 
 // verify checks s, made of the rows rr read, against version, the version its row
 // records, and returns s as the session (partial for a partial read) that they hold.
-func (rr rowsRead) verify(s session.Session, version string) (session.Session, error) {
+func (rr rowsRead) verify(st *Store, s session.Session, version string) (session.Session, error) {
 	if len(rr.leading) > 0 {
 		// The leading system messages are proven by the chain digest recorded through
 		// them: the version stands for the messages read after them only.
@@ -234,7 +234,7 @@ func (rr rowsRead) verify(s session.Session, version string) (session.Session, e
 	}
 	// Computing the digest here also keeps it with the messages, so that the next
 	// Commit from s digests only what it adds.
-	v, err := versionOf(s)
+	v, err := st.versionOf(s)
 	if err != nil {
 		return session.Session{}, err
 	}

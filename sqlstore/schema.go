@@ -157,7 +157,7 @@ func recomputeVersions(ctx context.Context, st *Store, tx *sql.Tx) error {
 		if err != nil {
 			return fmt.Errorf("session %s: %w", shortID(id), err)
 		}
-		v, err := versionOf(s)
+		v, err := st.versionOf(s)
 		if err != nil {
 			return fmt.Errorf("session %s: %w", shortID(id), err)
 		}

@@ -25,11 +25,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/exllm-go/session"
 )
 
 // Store keeps sessions in a SQL database. It is safe for use by many goroutines, and
@@ -44,6 +45,8 @@ type Store struct {
 	owner   string         // the owner of the sessions this view sees and creates
 	scoped  bool           // whether this is an owner's view
 	invalid error          // for a view of an owner no database could hold, what every call returns
+
+	brokenVersions func(session.Session) (string, error) // set by a test only: see versionOf
 }
 
 // ForOwner returns a view of the store for the sessions of owner (an ID of your
@@ -160,32 +163,22 @@ type dialect struct {
 	postgres bool
 }
 
-// detect tells the database of db by its driver where it knows the driver, and asks
-// the database otherwise.
+// detect asks the database of db which it is: PostgreSQL first, which would log a
+// query it does not know as an error, then SQLite.
 func detect(ctx context.Context, db *sql.DB) (dialect, error) {
-	driver := reflect.TypeOf(db.Driver())
-	for driver.Kind() == reflect.Pointer {
-		driver = driver.Elem()
-	}
-	pkg := driver.PkgPath()
 	var version string
-	switch {
-	case strings.Contains(pkg, "sqlite"):
-		err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version)
-		return dialect{name: "SQLite " + version}, err
-	case strings.Contains(pkg, "pgx"), strings.Contains(pkg, "lib/pq"):
-		err := db.QueryRowContext(ctx, "SELECT current_setting('server_version')").Scan(&version)
-		return dialect{name: "PostgreSQL " + version, postgres: true}, err
+	perr := db.QueryRowContext(ctx, "SELECT current_setting('server_version')").Scan(&version)
+	if perr == nil {
+		return dialect{name: "PostgreSQL " + version, postgres: true}, nil
 	}
 	serr := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version)
 	if serr == nil {
 		return dialect{name: "SQLite " + version}, nil
 	}
-	perr := db.QueryRowContext(ctx, "SELECT current_setting('server_version')").Scan(&version)
-	if perr == nil {
-		return dialect{name: "PostgreSQL " + version, postgres: true}, nil
+	if isBusy(serr) || ctx.Err() != nil {
+		return dialect{}, serr
 	}
-	return dialect{}, fmt.Errorf("driver %s: neither SQLite (%w) nor PostgreSQL (%w)", pkg, serr, perr)
+	return dialect{}, fmt.Errorf("neither PostgreSQL (%w) nor SQLite (%w)", perr, serr)
 }
 
 // Dialect names the database the store detected, with its version: "SQLite 3.50.4",
