@@ -32,7 +32,7 @@ const digestPrefix = "github.com/exllm-go/session digest v1\x00"
 // SHA-256("github.com/exllm-go/session digest v1" ‖ 0x00 ‖ cₙ ‖ n in decimal ‖ 0x00 ‖
 // HeaderJSON).
 //
-// A partial session (see FirstIndex) has the digest of the whole session: the chain
+// A partial session (see [Session.FirstIndex]) has the digest of the whole session: the chain
 // digest of the messages it does not hold stands for them.
 //
 // It fails as ToJSON does, for the zero Session and for a value with no JSON encoding,

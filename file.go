@@ -12,7 +12,7 @@ import (
 	"github.com/exllm-go/session/internal/atomicfile"
 )
 
-// SaveToFile writes the JSON of s (see ToJSON) to the file at path, as
+// SaveToFile writes the JSON of s (see [Session.ToJSON]) to the file at path, as
 // ExLLM.Session.save_to_file, so that the file holds either its old content or the new,
 // whole, whenever the process or the machine stops: it writes a temporary file in the
 // same directory, syncs it to disk, renames it over path and syncs the directory. On

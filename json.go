@@ -16,7 +16,7 @@ import (
 // escapes them, except that <, > and & are written as they are.
 //
 // It fails for the zero Session and for a session given a value with no JSON encoding
-// (see WithExtra), naming the field (session: messages[3].metadata: ...).
+// (see [WithExtra]), naming the field (session: messages[3].metadata: ...).
 func (s Session) ToJSON() ([]byte, error) {
 	data, err := s.encode()
 	if err != nil {

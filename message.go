@@ -272,7 +272,7 @@ func withOptions(m Message, opts []MessageOption) Message {
 // ExLLM's documentation says "most recent first if limited", but its code and its tests
 // return the last messages oldest first, as this does.
 //
-// A partial session (see FirstIndex) gives the last limit messages of those it holds.
+// A partial session (see [Session.FirstIndex]) gives the last limit messages of those it holds.
 func (s Session) GetMessages(limit int) []Message {
 	msgs := s.messages.view()
 	if limit > 0 && limit < len(msgs) {
@@ -310,7 +310,7 @@ func (s Session) LastMessage() (Message, bool) {
 
 // Backward returns an iterator over the messages of s from the newest, with their
 // indexes, each a copy made as the loop reaches it: searching back from the end costs
-// what the loop reads, not the length of the session. A partial session (see FirstIndex)
+// what the loop reads, not the length of the session. A partial session (see [Session.FirstIndex])
 // gives the messages it holds, with their indexes in the conversation.
 func (s Session) Backward() iter.Seq2[int, Message] {
 	msgs, first := s.messages.view(), s.messages.first()
@@ -374,7 +374,7 @@ func normalized(m Message) Message {
 }
 
 // Messages returns an iterator over the messages of s, oldest first, each a copy, made
-// as the loop reaches it; over those it holds, for a partial session (see FirstIndex).
+// as the loop reaches it; over those it holds, for a partial session (see [Session.FirstIndex]).
 func (s Session) Messages() iter.Seq[Message] {
 	msgs := s.messages.view()
 	return func(yield func(Message) bool) {

@@ -24,9 +24,9 @@ import (
 // messages before them are copies of the same slots too: a log's origins at index k
 // identify its whole prefix up to k. CommonPrefixLen relies on that.
 //
-// A log may hold only the last messages of a conversation (see Session.FirstIndex): its
+// A log may hold only the last messages of a conversation (see [Session.FirstIndex]): its
 // backing's prefix tells how many messages come before its first slot, and their chain
-// digest (see Session.Digest), which stands for them where the log is compared or
+// digest (see [Session.Digest]), which stands for them where the log is compared or
 // digested. Every backing copied from it has the same prefix, so that slot i is message
 // prefix.n+i in every log that shares a lineage.
 type messageLog struct {

@@ -5,14 +5,16 @@ import (
 	"fmt"
 )
 
-// ErrPartial is the error of encoding a partial session (see FirstIndex) whole: ToJSON,
-// MarshalJSON, AppendJSON and SaveToFile refuse to write a file that would lose the
-// messages it does not hold. The error names them (session: messages[0:9960]: ...).
-var ErrPartial = errors.New("not held: a partial session holds only the last messages of its conversation (load it whole to write it whole)")
+// ErrPartial is the error of encoding a partial session whole (see
+// [Session.FirstIndex]): [Session.ToJSON], [Session.MarshalJSON], [Session.AppendJSON]
+// and [Session.SaveToFile] refuse to write a file that would lose the messages it does
+// not hold. The error names them: "session: messages[0:9960]: not held by a partial
+// session". Load the session whole to write it.
+var ErrPartial = errors.New("not held by a partial session")
 
 // errUnknownPrefix is the error of a partial session truncated before the first message
 // it held: what came before is not known, not even by its digest.
-var errUnknownPrefix = fmt.Errorf("%w; and not known either: it was truncated before the first message it held", ErrPartial)
+var errUnknownPrefix = fmt.Errorf("%w, nor known", ErrPartial)
 
 // FirstIndex returns the index of the first message s holds: 0 for a whole session, and
 // for a partial one, which holds only the last messages of its conversation, the number
@@ -33,7 +35,7 @@ var errUnknownPrefix = fmt.Errorf("%w; and not known either: it was truncated be
 // What it does not hold is not lost, but it cannot be written: ToJSON and the functions
 // built on it return an error wrapping ErrPartial, and HeaderJSON is the one encoding it
 // has. Equal and CommonPrefixLen compare the messages it does not hold by their chain
-// digest (see PrefixAt). ClearMessages gives a whole session again.
+// digest (see storage.PrefixAt). ClearMessages gives a whole session again.
 func (s Session) FirstIndex() int { return s.messages.first() }
 
 // Recent returns s holding only its last n messages (all of them if it has fewer): a

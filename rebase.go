@@ -12,7 +12,7 @@ package session
 // another session. A store's update loop uses it to keep a turn's answer, paid for
 // already, when another writer committed first, instead of asking the model again; it
 // is right only where the turn would stand as well after the other writer's messages,
-// which is the caller's to judge. Partial sessions (see FirstIndex) rebase when s holds
+// which is the caller's to judge. Partial sessions (see [Session.FirstIndex]) rebase when s holds
 // the messages it appended and onto's first message is among base's.
 func (s Session) Rebase(base, onto Session) (Session, bool) {
 	n := base.Len()

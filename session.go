@@ -2,20 +2,36 @@
 // a context map and a name, as an immutable value with a JSON file format shared with the
 // Elixir library ExLLM (ExLLM.Session, v0.5.0).
 //
-// Every operation returns a new Session and leaves its receiver unchanged, in the way
-// time.Time.Add does:
+// Every operation returns a new [Session] and leaves its receiver unchanged, as
+// [time.Time.Add] does:
 //
 //	s := session.New("anthropic")
 //	s = s.AddMessage("user", "Hello!")
 //	s = s.AddMessage("assistant", "Hi there!")
 //	s = s.UpdateTokenUsage(session.TokenUsage{InputTokens: 10, OutputTokens: 15})
 //
-// Window chooses what to send a model: the most recent messages that fit a budget, tool
-// calls with their results, with StablePrefix a beginning that stays put from turn to
-// turn for the provider's prompt cache, and with Summarize a summary in place of the
-// messages it covers, which the session keeps. A partial session (see FirstIndex, Recent)
-// holds only the end of a long conversation, for a server that reads no more than a turn
-// needs.
+// # Messages and usage
+//
+// [Session.AddMessage] takes a role, a text and [MessageOption]s: [WithExtra] for tool
+// calls and other fields, [WithParts] for content parts, [WithUsage] for an answer's
+// [TokenUsage], [WithTimestamp]. [Session.GetMessages], [Session.MessageAt],
+// [Session.Messages] and [Session.Backward] read them back as copies.
+//
+// # What to send a model
+//
+// [Session.Window] chooses the most recent messages that fit a budget, tool calls with
+// their results; with [KeepSystem] the instructions first, with [StablePrefix] a
+// beginning that stays put from turn to turn for the provider's prompt cache.
+// [Session.Summarize] keeps a summary in place of the messages it covers; the session
+// keeps them too.
+//
+// # Files and stores
+//
+// [Session.ToJSON], [FromJSON], [Session.SaveToFile] and [LoadFromFile] read and write
+// ExLLM's files; [Session.Digest] identifies every byte of them. A partial session
+// ([Session.Recent], [Session.FirstIndex]) holds only the end of a long conversation, for
+// a server that reads no more than a turn needs. Stores build on package
+// github.com/exllm-go/session/storage, and github.com/exllm-go/session/sqlstore is one.
 package session
 
 import (
@@ -29,17 +45,17 @@ import (
 // its token usage, a context map of caller metadata and an optional name. It ports
 // ExLLM.Session.Types.Session.
 //
-// A Session is an immutable value, like time.Time. Methods that change it, such as
-// AddMessage, return a new Session and leave the receiver as it was, so any Session can
+// A Session is an immutable value, like [time.Time]. Methods that change it, such as
+// [Session.AddMessage], return a new Session and leave the receiver as it was, so any Session can
 // be kept, copied, branched into several conversations and shared between goroutines
 // without locking. No map or slice that a caller passes in or gets back is shared with a
 // Session, and no callback is handed one: changing one afterwards changes no Session.
-// A Session holds JSON values only (see WithExtra), so it reads the same before it is
+// A Session holds JSON values only (see [WithExtra]), so it reads the same before it is
 // saved and after it is loaded.
 //
 // The zero Session is an empty session with no ID, no backend and zero times. Its
-// methods work, but it cannot be encoded (ToJSON reports an error): create sessions
-// with New.
+// methods work, but it cannot be encoded ([Session.ToJSON] reports an error): create
+// sessions with [New]. As JSON, it is null.
 //
 // Embedding a Session in a struct of your own promotes its MarshalJSON, which then
 // encodes the session alone and drops the struct's other fields, as embedding a
@@ -143,7 +159,7 @@ func (s Session) IsZero() bool { return s.id == "" }
 // Err returns the error that ToJSON would report for s, naming the field: a value given
 // to SetContext, WithExtra, WithParts or AppendMessages that has no JSON encoding, or
 // the zero Session. It returns nil when s can be encoded, or, for a partial session
-// (see FirstIndex), which ToJSON does not encode whole, when its header and every message
+// (see [Session.FirstIndex]), which ToJSON does not encode whole, when its header and every message
 // it holds can be. It takes time in proportion
 // to the messages, so that a caller can learn of a bad value where it adds it, rather
 // than at a save far from the cause.
@@ -222,7 +238,7 @@ func (s Session) SetName(name string) Session {
 }
 
 // ClearMessages returns s with no messages, as ExLLM.Session.clear_messages. Its ID,
-// backend, name, context and token usage are kept; its summary (see Summarize) goes.
+// backend, name, context and token usage are kept; its summary (see [Session.Summarize]) goes.
 func (s Session) ClearMessages() Session {
 	s.messages = messageLog{}
 	s.summary = nil
@@ -273,8 +289,8 @@ func (s Session) Equal(t Session) bool {
 // the other operations, it knows the messages they share without comparing them, so it
 // takes about constant time; a store uses it to write only what a turn added.
 //
-// Messages that a partial session (see FirstIndex) does not hold are compared by their
-// chain digest (see PrefixAt), computed for the messages the other session holds
+// Messages that a partial session (see [Session.FirstIndex]) does not hold are compared by their
+// chain digest (see storage.PrefixAt), computed for the messages the other session holds
 // there; where that cannot show them alike, the result is 0, a lower bound.
 func (s Session) CommonPrefixLen(t Session) int {
 	return s.messages.commonPrefix(t.messages)

@@ -19,7 +19,7 @@ const summaryKey = "summary"
 // Summarize returns s recording that text summarizes its messages before index through
 // (a rolling summary replaces the one before: summarize the previous summary and the
 // messages after it). The messages stay: GetMessages, Len and ToJSON hold every one.
-// Window sends the summary instead of those messages (see Window). through is cut to
+// Window sends the summary instead of those messages (see [Session.Window]). through is cut to
 // Len(); a through of 0 or less, or an empty text, removes the summary. Truncate or
 // ClearMessages to fewer messages than through removes it too.
 //
@@ -60,7 +60,7 @@ func (s Session) Summary() (text string, through int) {
 // KeepSystem sends anyway) up to the result are the ones to fold into the next summary.
 // It never cuts a tool group: the messages after the result begin with a call and its
 // results, or a message that is no result. It returns the current summary's end when
-// there is nothing to fold in. For a partial session (see FirstIndex), it counts only
+// there is nothing to fold in. For a partial session (see [Session.FirstIndex]), it counts only
 // the messages it holds; the messages to fold in may begin before them, and a store
 // gives those (sqlstore's Messages).
 func (s Session) SummaryPoint(keep int, count func(Message) int) int {
@@ -103,7 +103,7 @@ func (s Session) SummaryPoint(keep int, count func(Message) int) int {
 }
 
 // Slice returns copies of the messages of s from index from to index to (not included),
-// oldest first, of those it holds: a range of a partial session (see FirstIndex) is cut
+// oldest first, of those it holds: a range of a partial session (see [Session.FirstIndex]) is cut
 // to its messages, and indexes out of range are cut to the session's.
 func (s Session) Slice(from, to int) []Message {
 	msgs, first := s.messages.view(), s.messages.first()

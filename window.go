@@ -31,7 +31,7 @@ type windowConfig struct {
 // come first.
 //
 // The restart points depend on the messages alone, not on the budget's history or any
-// state: two processes, or a partial session (see FirstIndex) and its whole session,
+// state: two processes, or a partial session (see [Session.FirstIndex]) and its whole session,
 // give the same window. The estimated tokens of each message are computed once, and
 // kept with the messages as their digests are, so it costs what Window costs.
 func StablePrefix() WindowOption { return StablePrefixEvery(0.5) }
@@ -44,7 +44,7 @@ func StablePrefixEvery(fraction float64) WindowOption {
 }
 
 // SummaryAs sets the role of the message that stands for the session's summary in a
-// window (see Summarize): "user" by default, which every provider accepts anywhere in
+// window (see [Session.Summarize]): "user" by default, which every provider accepts anywhere in
 // a conversation; "system" suits OpenAI's models, which read it as instructions, where
 // Anthropic's API takes system text only apart from the messages.
 func SummaryAs(role string) WindowOption {
@@ -80,7 +80,7 @@ func KeepSystem() WindowOption {
 // window; if they alone exceed the budget, Window returns no messages at all, rather
 // than part of the instructions.
 //
-// A summarized session (see Summarize) sends, after the leading system messages it
+// A summarized session (see [Session.Summarize]) sends, after the leading system messages it
 // keeps, its summary as one message (role "user", or SummaryAs's, its content the
 // summary's text, and Extra "summary_through", the index of the first message it does
 // not cover), then the most recent messages from the summary's end on: never a message
