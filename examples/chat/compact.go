@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 )
 
 // windowOptions choose what the model is sent: the leading system messages, the summary,

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/exllm-go/session v0.1.0
-	github.com/exllm-go/session/examples/internal v0.1.0
+	github.com/exllm-go/session/internal/examplekit v0.1.0
 	github.com/exllm-go/session/sqlstore v0.1.0
 	github.com/stretchr/testify v1.12.1
 )

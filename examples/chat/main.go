@@ -33,7 +33,7 @@ import (
 	"sync/atomic"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 )
 
 const commands = `Commands:

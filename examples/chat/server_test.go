@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 )
 
 // modelServer is a test server on 127.0.0.1 that speaks the Chat Completions protocol

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/dsn"
+	"github.com/exllm-go/session/internal/examplekit/dsn"
 	"github.com/exllm-go/session/sqlstore"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 )
 
 // currentTimeTool is the one tool the chat offers a model.

@@ -50,8 +50,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/exllm-go/session/examples/internal/dsn"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/dsn"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 )
 
 // redacted returns the database flag as a log may show it: a URL without its password.

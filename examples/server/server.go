@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 	"github.com/exllm-go/session/sqlstore"
 )
 

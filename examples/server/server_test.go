@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exllm-go/session"
-	"github.com/exllm-go/session/examples/internal/dsn"
-	"github.com/exllm-go/session/examples/internal/llm"
+	"github.com/exllm-go/session/internal/examplekit/dsn"
+	"github.com/exllm-go/session/internal/examplekit/llm"
 	"github.com/exllm-go/session/sqlstore"
 )
 

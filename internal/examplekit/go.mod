@@ -1,4 +1,4 @@
-module github.com/exllm-go/session/examples/internal
+module github.com/exllm-go/session/internal/examplekit
 
 go 1.26.0
 
