@@ -56,8 +56,11 @@ const (
 // server do: the file then grows without end. A RESTART checkpoint waits for the
 // readers of the moment to finish, so that the next writer starts the WAL over; it waits
 // checkpointWaitMS at most, since it holds up the writers meanwhile.
+//
+// A reset that readers kept from completing is tried again at the next commit, not
+// checkpointEvery commits later, so that the WAL does not grow on while readers are slow.
 func (st *Store) maybeCheckpoint(ctx context.Context) {
-	if st.dialect.postgres || st.commits.Add(1)%checkpointEvery != 0 {
+	if st.dialect.postgres || st.commits.Add(1)%checkpointEvery != 0 && !st.walPending.Load() {
 		return
 	}
 	conn, err := st.db.Conn(ctx)
@@ -67,6 +70,7 @@ func (st *Store) maybeCheckpoint(ctx context.Context) {
 	defer conn.Close()
 	var busy, frames, done int
 	if conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done) != nil || frames < walResetFrames {
+		st.walPending.Store(false)
 		return // not in WAL mode (frames is -1), or small enough
 	}
 	var timeout int
@@ -76,7 +80,8 @@ func (st *Store) maybeCheckpoint(ctx context.Context) {
 	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(checkpointWaitMS)); err != nil {
 		return
 	}
-	conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done)
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done)
+	st.walPending.Store(err != nil || busy != 0)
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+strconv.Itoa(timeout)); err != nil {
 		// A connection that would keep the short timeout is not given back to the pool.
 		conn.Raw(func(any) error { return driver.ErrBadConn })

@@ -42,6 +42,9 @@ type Store struct {
 	dialect dialect
 	commits *atomic.Uint64 // commits made through this Store and its views, to checkpoint SQLite's WAL
 	writers chan struct{}  // on SQLite, held by the one write transaction of this Store and its views at a time
+	// walPending is set while a reset of SQLite's WAL is due and readers kept it from
+	// happening; shared by the Store and its views.
+	walPending *atomic.Bool
 	owner   string         // the owner of the sessions this view sees and creates
 	scoped  bool           // whether this is an owner's view
 	invalid error          // for a view of an owner no database could hold, what every call returns
@@ -117,7 +120,7 @@ func open(ctx context.Context, db *sql.DB, target int) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		st = &Store{db: db, dialect: d, commits: new(atomic.Uint64)}
+		st = &Store{db: db, dialect: d, commits: new(atomic.Uint64), walPending: new(atomic.Bool)}
 		if !d.postgres {
 			st.writers = make(chan struct{}, 1)
 		}

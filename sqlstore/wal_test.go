@@ -19,8 +19,8 @@ import (
 	"github.com/exllm-go/session/sqlstore"
 )
 
-// walCommitsEnv sets how many commits each child of TestWALStaysBounded makes: 1,500
-// by default, as in CI; by hand, SQLSTORE_WAL_COMMITS=10000 go test -run
+// walCommitsEnv sets how many commits each child of TestWALStaysBounded makes: 750 by
+// default, as in CI; by hand, SQLSTORE_WAL_COMMITS=10000 go test -run
 // WALStaysBounded ./sqlstore. The test is bounded by commits, not by time, so that a
 // loaded machine makes it slower, never weaker.
 const walCommitsEnv = "SQLSTORE_WAL_COMMITS"
@@ -30,7 +30,7 @@ func walCommits() (int, error) {
 	if s := os.Getenv(walCommitsEnv); s != "" {
 		return strconv.Atoi(s)
 	}
-	return 1500, nil
+	return 750, nil
 }
 
 // TestWALChild is a child of TestWALStaysBounded: one goroutine commits turns to its
@@ -90,7 +90,8 @@ func TestWALChild(t *testing.T) {
 // TestWALStaysBounded runs two processes that read and write one SQLite database
 // without pause, a number of commits each, and checks that its WAL file stays under
 // 64 MiB all along: SQLite's own checkpoints cannot reset a WAL whose readers always
-// overlap (3,000 commits of this size grow it past 64 MiB without the store's resets).
+// overlap (1,500 commits of this size grow it to about 100 MiB without the store's
+// resets).
 func TestWALStaysBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs writers for seconds")
