@@ -45,9 +45,9 @@ type Store struct {
 	// walPending is set while a reset of SQLite's WAL is due and readers kept it from
 	// happening; shared by the Store and its views.
 	walPending *atomic.Bool
-	owner   string         // the owner of the sessions this view sees and creates
-	scoped  bool           // whether this is an owner's view
-	invalid error          // for a view of an owner no database could hold, what every call returns
+	owner      string // the owner of the sessions this view sees and creates
+	scoped     bool   // whether this is an owner's view
+	invalid    error  // for a view of an owner no database could hold, what every call returns
 
 	brokenVersions func(session.Session) (string, error) // set by a test only: see versionOf
 }
