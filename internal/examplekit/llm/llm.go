@@ -15,6 +15,7 @@ import (
 	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/exllm-go/session"
+	sessionopenai "github.com/exllm-go/session/provider/openai"
 )
 
 // A Model answers a conversation: it streams its text to onText as it comes, and
@@ -141,7 +142,7 @@ func Function(name, description string) Tool {
 func (m *OpenAI) Answer(ctx context.Context, window []session.Message, onText func(string)) (Answer, error) {
 	params := openai.ChatCompletionNewParams{
 		Model:         m.model,
-		Messages:      requestMessages(window),
+		Messages:      sessionopenai.Messages(window),
 		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
 	}
 	if len(m.tools) > 0 {
@@ -175,13 +176,7 @@ func (m *OpenAI) Answer(ctx context.Context, window []session.Message, onText fu
 	for _, c := range choice.Message.ToolCalls {
 		a.Calls = append(a.Calls, ToolCall{ID: c.ID, Type: "function", Function: ToolFunction{Name: c.Function.Name, Arguments: c.Function.Arguments}})
 	}
-	u := acc.Usage
-	a.Usage = session.TokenUsage{
-		InputTokens:     int(u.PromptTokens),
-		OutputTokens:    int(u.CompletionTokens),
-		CacheReadTokens: int(u.PromptTokensDetails.CachedTokens),
-		ReasoningTokens: int(u.CompletionTokensDetails.ReasoningTokens),
-	}
+	a.Usage = sessionopenai.Usage(acc.Usage)
 	if !reported || a.Usage.IsZero() {
 		a.Usage, a.Estimated = session.TokenUsage{}, true
 		for _, msg := range window {
