@@ -64,10 +64,11 @@ func KeepSystem() WindowOption {
 //
 // The window holds only what OpenAI's and Anthropic's APIs accept: every tool call in
 // it is followed at once by its results, and every result follows its call. A call is
-// an entry of an assistant message's "tool_calls" or a {"type": "tool_use"} block (in
-// its Parts or Extra fields); a result is a message with a "tool_call_id" or a
-// {"tool_use_id": ...} block, or a "tool" message without an id, which answers the call
-// before it. An assistant message with calls and the results right after it are kept or
+// an entry of an assistant message's "tool_calls", a {"type": "tool_use"} block or a
+// part with a "functionCall" (Gemini's), in its Parts or Extra fields; a result is a
+// message with a "tool_call_id", a {"tool_use_id": ...} block or a "functionResponse"
+// part, or a "tool" message without an id, which answers the call before it; a call or
+// a result without an id pairs with one of the other side without. An assistant message with calls and the results right after it are kept or
 // left out as one group. Window leaves out, and goes on past:
 //   - a message whose calls are not all answered by the results right after it (the app
 //     stopped between a call and its result, or Truncate cut them apart), with those
@@ -349,6 +350,20 @@ func (r *toolRefs) scan(key string, v any) {
 			r.answerIDs = append(r.answerIDs, v)
 		}
 	case map[string]any:
+		switch key { // Gemini's parts: a call, or the response to one, with or without an id
+		case "functionCall":
+			if id, ok := stringField(v, "id"); ok {
+				r.callIDs = append(r.callIDs, id)
+			} else {
+				r.anonymousCalls++
+			}
+		case "functionResponse":
+			if id, ok := stringField(v, "id"); ok {
+				r.answerIDs = append(r.answerIDs, id)
+			} else {
+				r.anonymousAnswer = true
+			}
+		}
 		if v["type"] == "tool_use" {
 			if id, ok := stringField(v, "id"); ok {
 				r.callIDs = append(r.callIDs, id)

@@ -489,3 +489,24 @@ func TestWindowMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowPairsGeminiCalls: a part with a "functionCall" is a call and one with a
+// "functionResponse" its result, with ids or without: Window keeps them together, and
+// leaves out a response whose call is not right before it.
+func TestWindowPairsGeminiCalls(t *testing.T) {
+	call := session.WithParts(map[string]any{"functionCall": map[string]any{"name": "f", "args": map[string]any{}}})
+	s := session.New("gemini").
+		AddMessage("user", "q").
+		AddMessage("assistant", "", call).
+		AddMessage("tool", "r1"). // no id: answers the call before it
+		AddMessage("user", "q2").
+		AddMessage("user", "", session.WithParts(map[string]any{"functionResponse": map[string]any{"name": "f"}})). // an orphan
+		AddMessage("assistant", "", session.WithParts(map[string]any{"functionCall": map[string]any{"id": "c9", "name": "g"}})).
+		AddMessage("user", "", session.WithParts(map[string]any{"functionResponse": map[string]any{"id": "c9", "name": "g"}})).
+		AddMessage("assistant", "", call) // unanswered
+	var roles []string
+	for _, m := range s.Window(1_000_000, nil) {
+		roles = append(roles, m.Role+":"+fmt.Sprint(len(m.Parts)))
+	}
+	assert.Equal(t, []string{"user:0", "assistant:1", "tool:0", "user:0", "assistant:1", "user:1"}, roles)
+}
