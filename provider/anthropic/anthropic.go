@@ -214,12 +214,18 @@ func Usage(u anthropic.Usage) session.TokenUsage {
 	}
 }
 
-// AppendMessage returns s with m, an answer of the Messages API, appended: an assistant
-// message whose Content is the text of its text blocks, whose Parts are its content
-// blocks as the API gave them (thinking blocks with their signatures, tool_use, blocks
-// this package does not know), with its stop_reason in Extra, and with m's usage (see
-// Usage) added to the message and to the session's totals.
+// AppendMessage returns s with m, an answer of the Messages API, appended (see Answer),
+// with m's usage (see Usage) added to the message and to the session's totals.
 func AppendMessage(s session.Session, m anthropic.Message) session.Session {
+	content, opts := Answer(m)
+	return s.AddMessage("assistant", content, append(opts, session.WithUsage(Usage(m.Usage)))...)
+}
+
+// Answer returns the content and the options of the assistant message that records m,
+// without its usage: the text of its text blocks, its content blocks as the API gave
+// them as Parts (thinking blocks with their signatures, tool_use, blocks this package
+// does not know), and its stop_reason in Extra.
+func Answer(m anthropic.Message) (string, []session.MessageOption) {
 	var texts []string
 	parts := make([]map[string]any, 0, len(m.Content))
 	for _, b := range m.Content {
@@ -232,14 +238,14 @@ func AppendMessage(s session.Session, m anthropic.Message) session.Session {
 			texts = append(texts, b.Text)
 		}
 	}
-	opts := []session.MessageOption{session.WithUsage(Usage(m.Usage))}
+	var opts []session.MessageOption
 	if len(parts) > 0 {
 		opts = append(opts, session.WithParts(parts...))
 	}
 	if m.StopReason != "" {
 		opts = append(opts, session.WithExtra("stop_reason", string(m.StopReason)))
 	}
-	return s.AddMessage("assistant", strings.Join(texts, "\n"), opts...)
+	return strings.Join(texts, "\n"), opts
 }
 
 // ToolResult returns s with the result of the tool call id appended, as a "tool"

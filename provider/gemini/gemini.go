@@ -206,14 +206,23 @@ func joinable(last, p *genai.Part) bool {
 	return last.Text != "" && plain(last) && plain(p) && last.Thought == p.Thought && len(last.ThoughtSignature) == 0
 }
 
-// AppendTo returns s with the answer appended: a "model" answer recorded as an
-// assistant message. An answer of text alone is its Content. Any other (thoughts,
-// function calls, signatures) keeps its parts in the API's JSON as Parts
-// (thoughtSignature on the part that carried it), and its Content is then empty: a
-// session's Content is the text of parts of type "text", which Gemini's parts do not
-// have. The finish reason goes in Extra, and with its usage (see Usage) added to the message and to the
-// session's totals.
+// AppendTo returns s with the answer appended (see Answer), with its usage (see Usage)
+// added to the message and to the session's totals.
 func (a *Accumulator) AppendTo(s session.Session) session.Session {
+	content, opts := a.Answer()
+	return s.AddMessage("assistant", content, append(opts, session.WithUsage(Usage(a.usage)))...)
+}
+
+// Usage returns the usage of the answer gathered so far (see Usage).
+func (a *Accumulator) Usage() session.TokenUsage { return Usage(a.usage) }
+
+// Answer returns the content and the options of the assistant message that records
+// the answer gathered so far, without its usage. An answer of text alone is its
+// content. Any other (thoughts, function calls, signatures) keeps its parts in the
+// API's JSON as Parts (thoughtSignature on the part that carried it), and its content is
+// then empty: a session's Content is the text of parts of type "text", which Gemini's
+// parts do not have. The finish reason goes in Extra.
+func (a *Accumulator) Answer() (string, []session.MessageOption) {
 	var texts []string
 	parts := make([]map[string]any, 0, len(a.parts))
 	textOnly := true // an answer of text alone is recorded as its text: Content
@@ -229,14 +238,14 @@ func (a *Accumulator) AppendTo(s session.Session) session.Session {
 			texts = append(texts, p.Text)
 		}
 	}
-	opts := []session.MessageOption{session.WithUsage(Usage(a.usage))}
+	var opts []session.MessageOption
 	if len(parts) > 0 && !textOnly {
 		opts = append(opts, session.WithParts(parts...))
 	}
 	if a.finish != "" {
 		opts = append(opts, session.WithExtra("finish_reason", string(a.finish)))
 	}
-	return s.AddMessage("assistant", strings.Join(texts, ""), opts...)
+	return strings.Join(texts, ""), opts
 }
 
 // Calls returns the function calls of the answer gathered so far.

@@ -76,17 +76,29 @@ func Usage(u openai.CompletionUsage) session.TokenUsage {
 	}
 }
 
-// AppendCompletion returns s with the answer of c's first choice appended: an assistant
-// message with its text, its tool calls (id, type, function name and arguments) and its
-// refusal, as the model gave them, and c's usage (see Usage) added to the message and to
-// the session's totals. A completion with no choice appends nothing but its usage.
+// AppendCompletion returns s with the answer of c's first choice appended (see
+// CompletionAnswer), with c's usage (see Usage) added to the message and to the
+// session's totals. A completion with no choice appends nothing but its usage.
 func AppendCompletion(s session.Session, c openai.ChatCompletion) session.Session {
 	u := Usage(c.Usage)
 	if len(c.Choices) == 0 {
 		return s.UpdateTokenUsage(u)
 	}
+	content, opts := CompletionAnswer(c)
+	return s.AddMessage("assistant", content, append(opts, session.WithUsage(u))...)
+}
+
+// CompletionAnswer returns the content and the options of the assistant message that
+// records the answer of c's first choice, without its usage: its text, its tool calls
+// (id, type, function name and arguments) and its refusal, as the model gave them, and
+// what the SDK does not know (a compatible server's reasoning_content), kept but not
+// sent back.
+func CompletionAnswer(c openai.ChatCompletion) (string, []session.MessageOption) {
+	if len(c.Choices) == 0 {
+		return "", nil
+	}
 	msg := c.Choices[0].Message
-	opts := []session.MessageOption{session.WithUsage(u)}
+	var opts []session.MessageOption
 	if len(msg.ToolCalls) > 0 {
 		calls := make([]any, 0, len(msg.ToolCalls))
 		for _, tc := range msg.ToolCalls {
@@ -100,13 +112,11 @@ func AppendCompletion(s session.Session, c openai.ChatCompletion) session.Sessio
 	if msg.Refusal != "" {
 		opts = append(opts, session.WithExtra("refusal", msg.Refusal))
 	}
-	// What the SDK does not know (a compatible server's reasoning_content, ...) is kept,
-	// not sent back.
 	for key, f := range msg.JSON.ExtraFields {
 		var v any
 		if raw := f.Raw(); raw != "" && json.Unmarshal([]byte(raw), &v) == nil {
 			opts = append(opts, session.WithExtra(key, v))
 		}
 	}
-	return s.AddMessage("assistant", msg.Content, opts...)
+	return msg.Content, opts
 }

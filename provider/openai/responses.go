@@ -109,12 +109,19 @@ func ResponseUsage(u responses.ResponseUsage) session.TokenUsage {
 	}
 }
 
-// AppendResponse returns s with r's answer appended: an assistant message whose Content
-// is the text of its output messages, whose Extra holds its output items as the API
-// gave them (responses_output, which Input sends back unchanged) and its function calls
-// in Chat Completions' shape (tool_calls, which Messages sends), and with r's usage (see
-// ResponseUsage) added to the message and to the session's totals.
+// AppendResponse returns s with r's answer appended (see ResponseAnswer), with r's
+// usage (see ResponseUsage) added to the message and to the session's totals.
 func AppendResponse(s session.Session, r responses.Response) session.Session {
+	content, opts := ResponseAnswer(r)
+	return s.AddMessage("assistant", content, append(opts, session.WithUsage(ResponseUsage(r.Usage)))...)
+}
+
+// ResponseAnswer returns the content and the options of the assistant message that
+// records r's answer, without its usage: the text of its output messages, its output
+// items as the API gave them (Extra's responses_output, which Input sends back
+// unchanged), and its function calls in Chat Completions' shape (tool_calls, which
+// Messages sends).
+func ResponseAnswer(r responses.Response) (string, []session.MessageOption) {
 	var text string
 	items := make([]any, 0, len(r.Output))
 	var calls []any
@@ -136,9 +143,9 @@ func AppendResponse(s session.Session, r responses.Response) session.Session {
 				"function": map[string]any{"name": o.Name, "arguments": o.Arguments.OfString}})
 		}
 	}
-	opts := []session.MessageOption{session.WithUsage(ResponseUsage(r.Usage)), session.WithExtra(outputKey, items)}
+	opts := []session.MessageOption{session.WithExtra(outputKey, items)}
 	if len(calls) > 0 {
 		opts = append(opts, session.WithExtra("tool_calls", calls))
 	}
-	return s.AddMessage("assistant", text, opts...)
+	return text, opts
 }
