@@ -309,7 +309,7 @@ func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, 
 				errDoesNotFit, c.window, c.model.Count(last))
 		}
 		streamed := false
-		a, err := c.model.Answer(ctx, window, func(text string) {
+		a, err := c.model.Answer(llm.WithCacheKey(ctx, s.ID()), window, func(text string) {
 			streamed = true
 			fmt.Fprint(c.out, text)
 		})
@@ -325,17 +325,26 @@ func (c *chat) answer(ctx context.Context, s session.Session) (session.Session, 
 			s = withEstimate(s, a.Usage)
 			opts = append(opts, session.WithExtra(estimatedMark, true))
 		}
+		s = s.AddMessage("assistant", a.Content, append(a.Options, opts...)...) // the provider's own shape
 		if len(a.Calls) == 0 {
-			return s.AddMessage("assistant", a.Text, opts...), nil
+			return s, nil
 		}
-		s = s.AddMessage("assistant", a.Text, append(opts, session.WithExtra("tool_calls", a.Calls))...)
 		for _, call := range a.Calls {
 			result := runTool(call)
 			fmt.Fprintf(c.out, "  [tool %s: %s]\n", call.Function.Name, result)
-			s = s.AddMessage("tool", result, session.WithExtra("tool_call_id", call.ID))
+			s = s.AddMessage("tool", result, toolResult(call)...)
 		}
 	}
 	return s, fmt.Errorf("the model called tools %d times without answering; nothing was saved", maxToolRounds)
+}
+
+// toolResult returns the options of the tool message that answers call: its ID, or,
+// for a call without one (Gemini's may have none), the tool's name.
+func toolResult(call llm.ToolCall) []session.MessageOption {
+	if call.ID == "" {
+		return []session.MessageOption{session.WithExtra("name", call.Function.Name)}
+	}
+	return []session.MessageOption{session.WithExtra("tool_call_id", call.ID)}
 }
 
 func (c *chat) reportUsage(a llm.Answer) {

@@ -63,8 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 	flags.SetOutput(stderr)
 	path := flags.String("file", "chat-session.json", "keep the session in this JSON `file` (ExLLM's format)")
 	dsn := flags.String("db", "", "keep sessions in a database: sqlite:`PATH` or a postgres:// URL")
-	baseURL := flags.String("base-url", "", "a Chat Completions endpoint (`URL`), such as http://localhost:11434/v1 for Ollama")
-	modelName := flags.String("model", "", "the `model` to ask; without -base-url, OpenAI's (API key in OPENAI_API_KEY)")
+	provider := flags.String("provider", llm.ProviderOpenAI, "the model's API: openai (Chat Completions), openai-responses, anthropic or gemini")
+	baseURL := flags.String("base-url", "", "the provider's endpoint (`URL`): http://localhost:11434/v1 for Ollama's Chat Completions; Anthropic's and Gemini's take the host's root")
+	modelName := flags.String("model", "", "the `model` to ask (API key in OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY)")
 	window := flags.Int("window", 8192, "the model's context window, in `tokens`, less room for its answer")
 	priceFlag := flags.String("price", "", "prices per million tokens, `IN,CACHE_READ,CACHE_WRITE,OUT`, for /usage to show a cost")
 	flags.Usage = func() {
@@ -84,7 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, interactive b
 		fmt.Fprintf(stderr, "chat: -price: %v\n", err)
 		return 2
 	}
-	m, err := llm.Choose(*baseURL, *modelName, tools...)
+	m, err := llm.Choose(*provider, *baseURL, *modelName, tools...)
 	if err != nil {
 		fmt.Fprintf(stderr, "chat: %v\n", err)
 		return 2

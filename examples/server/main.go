@@ -80,15 +80,16 @@ func run(args []string, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `address`")
 	db := flags.String("db", "sqlite:server.db", "the database: sqlite:`PATH`, or a postgres:// URL for several replicas")
-	baseURL := flags.String("base-url", "", "a Chat Completions endpoint (`URL`); without it and -model, the local responder")
-	modelName := flags.String("model", "", "the `model` to ask; without -base-url, OpenAI's (API key in OPENAI_API_KEY)")
+	provider := flags.String("provider", llm.ProviderOpenAI, "the model's API: openai (Chat Completions), openai-responses, anthropic or gemini")
+	baseURL := flags.String("base-url", "", "the provider's endpoint (`URL`); without it and -model, the local responder")
+	modelName := flags.String("model", "", "the `model` to ask (API key in OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY)")
 	window := flags.Int("window", 8192, "the model's context window, in `tokens`, less room for its answer")
 	recent := flags.Int("recent", 40, "the last `N` messages a turn loads, from which its window is chosen")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	model, err := llm.Choose(*baseURL, *modelName)
+	model, err := llm.Choose(*provider, *baseURL, *modelName)
 	if err != nil {
 		log.Error("server: " + err.Error())
 		return 2

@@ -319,11 +319,11 @@ func (s *server) turn(ctx context.Context, st *sqlstore.Store, r *http.Request) 
 	if len(window) == 0 || !window[len(window)-1].Equal(question) {
 		return 0, nil, badRequest{fmt.Errorf("the message does not fit in the model's window of %d tokens", s.window)}
 	}
-	a, err := s.model.Answer(ctx, window, func(string) {})
+	a, err := s.model.Answer(llm.WithCacheKey(ctx, id), window, func(string) {})
 	if err != nil {
 		return 0, nil, modelError{err}
 	}
-	next := asked.AddMessage("assistant", a.Text, answerOptions(a)...)
+	next := asked.AddMessage("assistant", a.Content, answerOptions(a)...)
 	answer, _ := next.LastMessage()
 	// The answer is paid for: a database busy for a while is waited out, within the
 	// request's time. A Commit tried again is made once.
@@ -353,12 +353,9 @@ func (s *server) turn(ctx context.Context, st *sqlstore.Store, r *http.Request) 
 
 // answerOptions returns the options of the message that records answer a.
 func answerOptions(a llm.Answer) []session.MessageOption {
-	opts := []session.MessageOption{session.WithUsage(a.Usage)}
+	opts := append(a.Options[:len(a.Options):len(a.Options)], session.WithUsage(a.Usage))
 	if a.Estimated {
 		opts = append(opts, session.WithExtra("token_usage_estimated", true))
-	}
-	if len(a.Calls) > 0 {
-		opts = append(opts, session.WithExtra("tool_calls", a.Calls))
 	}
 	return opts
 }

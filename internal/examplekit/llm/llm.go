@@ -1,5 +1,7 @@
-// Package llm is what the chat and the server examples ask for answers: a model behind
-// a Chat Completions endpoint, or the built-in local responder, which needs no network.
+// Package llm is what the chat and the server examples ask for answers: a model of
+// OpenAI (Chat Completions or the Responses API), Anthropic or Gemini, through the
+// session's provider adapters and each provider's SDK, or the built-in local responder,
+// which needs no network.
 package llm
 
 import (
@@ -7,15 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
 	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/exllm-go/session"
-	sessionopenai "github.com/exllm-go/session/provider/openai"
 )
 
 // A Model answers a conversation: it streams its text to onText as it comes, and
@@ -37,9 +34,16 @@ type Answer struct {
 	// responder's, or, for an endpoint that reported no usage, the o200k_base counts of
 	// what was sent and received.
 	Estimated bool
+	// Content and Options record the answer in a session in the provider's own shape
+	// (its parts, signatures, calls), without its usage:
+	// s.AddMessage("assistant", a.Content, append(a.Options, session.WithUsage(a.Usage))...).
+	Content string
+	Options []session.MessageOption
 }
 
-// ToolCall is a call of a tool, in the JSON form of OpenAI's tool_calls.
+// ToolCall is a call of a tool, in the JSON form of OpenAI's tool_calls, whatever the
+// provider. Its ID is "" for a provider that gives none (Gemini may not): the result
+// then answers the call before it.
 type ToolCall struct {
 	ID       string       `json:"id"`
 	Type     string       `json:"type"`
@@ -52,10 +56,33 @@ type ToolFunction struct {
 	Arguments string `json:"arguments"`
 }
 
-// Choose returns the model that the flags -base-url and -model name: the local
-// responder without either, else the model named at the endpoint (OpenAI's without
-// -base-url), with the API key in $OPENAI_API_KEY, offered the given tools.
-func Choose(baseURL, model string, tools ...Tool) (Model, error) {
+// Tool is a tool offered to a model: a function that takes no arguments.
+type Tool struct {
+	Name        string
+	Description string
+}
+
+// Function returns the definition of a tool that takes no arguments.
+func Function(name, description string) Tool { return Tool{Name: name, Description: description} }
+
+// The providers Choose knows, as the -provider flag names them.
+const (
+	ProviderOpenAI          = "openai"           // Chat Completions
+	ProviderOpenAIResponses = "openai-responses" // the Responses API
+	ProviderAnthropic       = "anthropic"
+	ProviderGemini          = "gemini"
+)
+
+// Choose returns the model that the flags -provider, -base-url and -model name: the
+// local responder without -base-url and -model, else the named model of the provider
+// (Chat Completions by default), at baseURL if given (OpenAI's takes http://host/v1,
+// Anthropic's and Gemini's the host's root), with the API key of the provider's variable:
+// OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY (or GOOGLE_API_KEY). The model is
+// offered the given tools.
+func Choose(provider, baseURL, model string, tools ...Tool) (Model, error) {
+	if provider == "" {
+		provider = ProviderOpenAI
+	}
 	if baseURL == "" && model == "" {
 		return Local{}, nil
 	}
@@ -66,7 +93,21 @@ func Choose(baseURL, model string, tools ...Tool) (Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewOpenAI(baseURL, model, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
+	switch provider {
+	case ProviderOpenAI:
+		return NewOpenAI(baseURL, model, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
+	case ProviderOpenAIResponses:
+		return NewOpenAIResponses(baseURL, model, os.Getenv("OPENAI_API_KEY"), tokens, tools...), nil
+	case ProviderAnthropic:
+		return NewAnthropic(baseURL, model, os.Getenv("ANTHROPIC_API_KEY"), tokens, tools...), nil
+	case ProviderGemini:
+		key := os.Getenv("GEMINI_API_KEY")
+		if key == "" {
+			key = os.Getenv("GOOGLE_API_KEY")
+		}
+		return NewGemini(baseURL, model, key, tokens, tools...)
+	}
+	return nil, fmt.Errorf("-provider %q: give openai, openai-responses, anthropic or gemini", provider)
 }
 
 // O200k returns a counter of the tokens of a text in the o200k_base encoding (GPT-4o's
@@ -85,128 +126,42 @@ func O200k() (func(string) int, error) {
 	}, nil
 }
 
-// OpenAI is a model behind a Chat Completions endpoint: OpenAI, or a local server that
-// speaks the same protocol (Ollama, llama.cpp, vLLM).
-type OpenAI struct {
-	client openai.Client
-	model  string
-	tokens func(string) int
-	tools  []Tool
-}
-
-// Tool is a tool offered to a model, as Function defines it.
-type Tool = openai.ChatCompletionToolUnionParam
-
-// NewOpenAI returns the model named model behind the endpoint at baseURL (without it,
-// OpenAI's API, or $OPENAI_BASE_URL), with apiKey ("" for none), counting tokens with
-// tokens and offering the given tools.
-func NewOpenAI(baseURL, model, apiKey string, tokens func(string) int, tools ...Tool) *OpenAI {
-	var opts []option.RequestOption
-	if baseURL != "" {
-		opts = append(opts, option.WithBaseURL(baseURL))
-	}
-	if apiKey == "" {
-		apiKey = "none" // local servers want no key, the SDK wants one
-	}
-	opts = append(opts, option.WithAPIKey(apiKey))
-	return &OpenAI{client: openai.NewClient(opts...), model: model, tokens: tokens, tools: tools}
-}
-
-// Name returns the model's name.
-func (m *OpenAI) Name() string { return m.model }
-
-// Count counts a message as OpenAI's models see it: the tokens of its role, content and
-// tool calls, and three of framing.
-func (m *OpenAI) Count(msg session.Message) int {
-	n := 3 + m.tokens(msg.Role) + m.tokens(msg.Content)
+// count counts a message as a model sees it, with tokens: the tokens of its role, its
+// content and the fields it sends, and three of framing.
+func count(tokens func(string) int, msg session.Message) int {
+	n := 3 + tokens(msg.Role) + tokens(msg.Content)
 	for key, v := range msg.Extra {
 		if key == "tool_calls" || key == "tool_call_id" {
-			n += m.tokens(fmt.Sprint(v))
+			n += tokens(fmt.Sprint(v))
 		}
+	}
+	for _, p := range msg.Parts {
+		n += tokens(fmt.Sprint(p))
 	}
 	return n
 }
 
-// Function returns the definition of a tool that takes no arguments.
-func Function(name, description string) Tool {
-	return openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
-		Name:        name,
-		Description: openai.String(description),
-		Parameters:  shared.FunctionParameters{"type": "object", "properties": map[string]any{}},
-	})
+type cacheKey struct{}
+
+// WithCacheKey returns ctx carrying the key of the session a request belongs to, which
+// OpenAI's models send as prompt_cache_key: the session's ID.
+func WithCacheKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, cacheKey{}, key)
 }
 
-// Answer asks the model, streaming, with usage asked for. An endpoint that streams no
-// usage even so (some compatible servers and mocks) gets an answer whose usage is the
-// o200k_base count of the window and of the answer, marked Estimated.
-func (m *OpenAI) Answer(ctx context.Context, window []session.Message, onText func(string)) (Answer, error) {
-	params := openai.ChatCompletionNewParams{
-		Model:         m.model,
-		Messages:      sessionopenai.Messages(window),
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-	}
-	if len(m.tools) > 0 {
-		params.Tools = m.tools
-	}
-	stream := m.client.Chat.Completions.NewStreaming(ctx, params)
-	defer stream.Close()
-	var acc openai.ChatCompletionAccumulator
-	reported := false
-	for stream.Next() {
-		chunk := stream.Current()
-		acc.AddChunk(chunk)
-		if chunk.JSON.Usage.Valid() {
-			reported = true
-		}
-		if len(chunk.Choices) > 0 && chunk.Choices[0].Delta.Content != "" {
-			onText(chunk.Choices[0].Delta.Content)
-		}
-	}
-	if err := stream.Err(); err != nil {
-		return Answer{}, describeAPIError(err)
-	}
-	if len(acc.Choices) == 0 {
-		return Answer{}, errors.New("the model's answer ended before it began (no choices in the stream)")
-	}
-	choice := acc.Choices[0]
-	if choice.FinishReason == "" {
-		return Answer{}, errors.New("the model's answer was cut off (the stream ended without a finish reason)")
-	}
-	a := Answer{Text: choice.Message.Content}
-	for _, c := range choice.Message.ToolCalls {
-		a.Calls = append(a.Calls, ToolCall{ID: c.ID, Type: "function", Function: ToolFunction{Name: c.Function.Name, Arguments: c.Function.Arguments}})
-	}
-	a.Usage = sessionopenai.Usage(acc.Usage)
-	if !reported || a.Usage.IsZero() {
-		a.Usage, a.Estimated = session.TokenUsage{}, true
-		for _, msg := range window {
-			a.Usage.InputTokens += m.Count(msg)
-		}
-		a.Usage.OutputTokens = m.tokens(a.Text)
-		for _, c := range a.Calls {
-			a.Usage.OutputTokens += m.tokens(c.Function.Name) + m.tokens(c.Function.Arguments)
-		}
-	}
-	return a, nil
+// cacheKeyOf returns the key WithCacheKey put in ctx, or "".
+func cacheKeyOf(ctx context.Context) string {
+	key, _ := ctx.Value(cacheKey{}).(string)
+	return key
 }
 
-// describeAPIError says what went wrong with a request in a sentence a user can act on.
-func describeAPIError(err error) error {
-	var apiErr *openai.Error
-	if errors.As(err, &apiErr) {
-		msg := strings.TrimSpace(apiErr.Message)
-		switch code := apiErr.StatusCode; {
-		case code == 401 || code == 403:
-			return fmt.Errorf("the model's server refused the API key (HTTP %d: %s); set OPENAI_API_KEY", code, msg)
-		case code == 404:
-			return fmt.Errorf("the model's server has no such model or endpoint (HTTP 404: %s); check -model and -base-url", msg)
-		case code == 429:
-			return fmt.Errorf("the model's server is rate limiting or out of quota (HTTP 429: %s); wait and try again", msg)
-		case code >= 500:
-			return fmt.Errorf("the model's server failed (HTTP %d: %s); try again later", code, msg)
-		default:
-			return fmt.Errorf("the model's server refused the request (HTTP %d: %s)", code, msg)
+// lastAnswer returns the index of the last assistant message of window, the end of the
+// previous request (the answer to it came after), or 0.
+func lastAnswer(window []session.Message) int {
+	for i := len(window) - 1; i >= 0; i-- {
+		if window[i].Role == "assistant" {
+			return i
 		}
 	}
-	return fmt.Errorf("talking to the model: %w", err)
+	return 0
 }

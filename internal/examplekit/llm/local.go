@@ -50,5 +50,5 @@ func (Local) Answer(ctx context.Context, window []session.Message, onText func(s
 	for _, m := range window {
 		u.InputTokens += session.EstimateTokens(m)
 	}
-	return Answer{Text: text, Usage: u, Estimated: true}, ctx.Err()
+	return Answer{Text: text, Content: text, Usage: u, Estimated: true}, ctx.Err()
 }
