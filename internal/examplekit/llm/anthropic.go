@@ -27,6 +27,9 @@ type Anthropic struct {
 // host's root; without it, Anthropic's), with apiKey, counting tokens with tokens and
 // offering the given tools.
 func NewAnthropic(baseURL, model, apiKey string, tokens func(string) int, tools ...Tool) *Anthropic {
+	if apiKey == "" {
+		apiKey = "none" // a local server wants none, the SDK wants one
+	}
 	opts := []option.RequestOption{option.WithHTTPClient(httpClient), option.WithMaxRetries(0), option.WithAPIKey(apiKey)}
 	if baseURL != "" {
 		opts = append(opts, option.WithBaseURL(baseURL))

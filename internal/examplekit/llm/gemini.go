@@ -27,7 +27,7 @@ func NewGemini(baseURL, model, apiKey string, tokens func(string) int, tools ...
 	}
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey: apiKey, Backend: genai.BackendGeminiAPI, HTTPClient: httpClient,
-		HTTPOptions: genai.HTTPOptions{BaseURL: baseURL},
+		HTTPOptions: genai.HTTPOptions{BaseURL: baseURL, APIVersion: "v1beta"}, // the version of Google's own examples
 	})
 	if err != nil {
 		return nil, fmt.Errorf("llm: the Gemini client: %w", err)
