@@ -426,3 +426,20 @@ func writtenLen(s string) int {
 	}
 	return len(validUTF8(s))
 }
+
+// RepeatedPrefix returns how many leading messages of window the request before it
+// sent too, in a conversation that asks a model before each answer and sends windows
+// that keep their beginning ([StablePrefix]): the messages before window's last answer
+// (its last assistant message), which that request was answered by. A provider's prompt
+// cache serves them to this request when that request marked its end: it is where a
+// cache marker goes (Anthropic's cache_control), beside one on the last message.
+// A window that restarted shares less with the request before; the marker then only
+// costs a write.
+func RepeatedPrefix(window []Message) int {
+	for i := len(window) - 1; i >= 0; i-- {
+		if window[i].Role == "assistant" {
+			return i
+		}
+	}
+	return 0
+}

@@ -510,3 +510,13 @@ func TestWindowPairsGeminiCalls(t *testing.T) {
 	}
 	assert.Equal(t, []string{"user:0", "assistant:1", "tool:0", "user:0", "assistant:1", "user:1"}, roles)
 }
+
+func TestRepeatedPrefix(t *testing.T) {
+	s := session.New("").AddMessage("system", "rules").AddMessage("user", "q1")
+	assert.Equal(t, 0, session.RepeatedPrefix(s.GetMessages(0)), "the first request repeats nothing")
+	s = s.AddMessage("assistant", "a1").AddMessage("user", "q2")
+	assert.Equal(t, 2, session.RepeatedPrefix(s.GetMessages(0)), "system and q1 were the first request")
+	s = s.AddMessage("assistant", "", session.WithExtra("tool_calls", []any{map[string]any{"id": "c", "type": "function",
+		"function": map[string]any{"name": "f", "arguments": "{}"}}})).AddMessage("tool", "r", session.WithExtra("tool_call_id", "c"))
+	assert.Equal(t, 4, session.RepeatedPrefix(s.GetMessages(0)), "a tool round: up to the call")
+}

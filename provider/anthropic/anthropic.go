@@ -41,8 +41,8 @@ const MaxCacheMarkers = 4
 // the stable prefix's last message (its first stable messages of window, which the
 // previous request began with too: see session.StablePrefix), and on the last block of
 // the last message, so that the next request, which repeats the window's beginning,
-// finds a marked prefix within the API's lookback of 20 blocks. stable <= 0 places none
-// there.
+// finds a marked prefix within the API's lookback of 20 blocks. session.RepeatedPrefix
+// gives stable for a chat's window; stable <= 0 places none there.
 func Request(window []session.Message, stable int) ([]anthropic.TextBlockParam, []anthropic.MessageParam) {
 	var system []anthropic.TextBlockParam
 	i := 0

@@ -53,7 +53,7 @@ func (m *Anthropic) Count(msg session.Message) int { return count(m.tokens, msg)
 // Answer asks the model, streaming. The previous request ended before the window's last
 // answer: a cache marker there lets this one read what that one wrote.
 func (m *Anthropic) Answer(ctx context.Context, window []session.Message, onText func(string)) (Answer, error) {
-	system, messages := sessionanthropic.Request(window, lastAnswer(window))
+	system, messages := sessionanthropic.Request(window, session.RepeatedPrefix(window))
 	stream := m.client.Messages.NewStreaming(ctx, anthropic.MessageNewParams{
 		Model: anthropic.Model(m.model), MaxTokens: anthropicMaxTokens, System: system, Messages: messages, Tools: m.tools,
 	})

@@ -154,14 +154,3 @@ func cacheKeyOf(ctx context.Context) string {
 	key, _ := ctx.Value(cacheKey{}).(string)
 	return key
 }
-
-// lastAnswer returns the index of the last assistant message of window, the end of the
-// previous request (the answer to it came after), or 0.
-func lastAnswer(window []session.Message) int {
-	for i := len(window) - 1; i >= 0; i-- {
-		if window[i].Role == "assistant" {
-			return i
-		}
-	}
-	return 0
-}
