@@ -27,7 +27,7 @@ const lookback = 20
 // price for what follows.
 type cacheSim struct {
 	cached                     map[[32]byte]bool
-	input, written, read, cost float64
+	input, written, read float64
 }
 
 // request tallies one request's body, as the SDK writes it.
