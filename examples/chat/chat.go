@@ -289,6 +289,18 @@ func (c *chat) answerAndSave(ctx context.Context, prepare func(session.Session) 
 		fmt.Fprintln(c.out, "There is no message to answer again.")
 		return nil
 	}
+	var save *saveError
+	if err != nil && !errors.As(err, &save) && !errors.Is(err, sqlstore.ErrConflict) {
+		// The turn failed, and saves none of its messages; what its answers used before
+		// it failed (tool rounds, answers another chat's change made void) was paid for.
+		paid, paidEstimate := plus(discarded, last), plus(discardedEstimate, lastEstimate)
+		if !paid.IsZero() && c.update(context.WithoutCancel(ctx), 3, func(s session.Session, _ bool) (session.Session, error) {
+			return withEstimate(s.UpdateTokenUsage(paid), paidEstimate), nil
+		}) == nil {
+			fmt.Fprintf(c.out, "The turn failed and none of its messages were saved; the tokens it used were paid for "+
+				"and are counted in this session (%d in, %d out).\n", paid.InputTokens, paid.OutputTokens)
+		}
+	}
 	return err
 }
 

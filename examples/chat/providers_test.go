@@ -256,3 +256,18 @@ func TestProviderErrorsWhateverTheBody(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedTurnKeepsItsUsage: a turn whose tool round was answered and whose next
+// request failed saves none of its messages, but counts the tokens it paid for.
+func TestFailedTurnKeepsItsUsage(t *testing.T) {
+	server := newModelServer(t, toolReply("call_1"), reply{status: 500})
+	dir := t.TempDir()
+	r := chatIn(t, dir, "What time is it?\n", "-base-url", server.baseURL(), "-model", "test-model")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "HTTP 500")
+	assert.Contains(t, r.stdout, "the tokens it used were paid for and are counted in this session (40 in, 9 out)")
+	s := load(t, filepath.Join(dir, "chat-session.json"))
+	assert.Equal(t, 0, s.Len(), "none of the turn's messages")
+	u := s.TokenUsage()
+	assert.Equal(t, [2]int{40, 9}, [2]int{u.InputTokens, u.OutputTokens})
+}
