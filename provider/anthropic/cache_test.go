@@ -26,7 +26,7 @@ const lookback = 20
 // lookback blocks before one, writes the rest up to its last marker, and pays the input
 // price for what follows.
 type cacheSim struct {
-	cached                     map[[32]byte]bool
+	cached               map[[32]byte]bool
 	input, written, read float64
 }
 
