@@ -103,20 +103,12 @@ func blocksOf(m session.Message) (string, []map[string]any) {
 		if m.Content != "" {
 			blocks = append(blocks, map[string]any{"type": "text", "text": m.Content})
 		}
-		calls, _ := m.Extra["tool_calls"].([]any)
-		for _, c := range calls {
-			c, _ := c.(map[string]any)
-			f, _ := c["function"].(map[string]any)
-			id, _ := c["id"].(string)
-			name, _ := f["name"].(string)
-			args, _ := f["arguments"].(string)
+		for _, c := range m.ToolCalls() {
 			var input any = map[string]any{}
-			if strings.TrimSpace(args) != "" {
-				if json.Unmarshal([]byte(args), &input) != nil {
-					input = map[string]any{"arguments": args}
-				}
+			if strings.TrimSpace(c.Arguments) != "" && json.Unmarshal([]byte(c.Arguments), &input) != nil {
+				input = map[string]any{"arguments": c.Arguments}
 			}
-			blocks = append(blocks, map[string]any{"type": "tool_use", "id": id, "name": name, "input": input})
+			blocks = append(blocks, map[string]any{"type": "tool_use", "id": c.ID, "name": c.Name, "input": input})
 		}
 		return "assistant", blocks
 	case isBlocks(m.Parts):

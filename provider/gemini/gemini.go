@@ -101,19 +101,13 @@ func partsOf(m session.Message, names map[string]string) (string, []*genai.Part)
 	} else if m.Content != "" {
 		parts = append(parts, &genai.Part{Text: m.Content})
 	}
-	calls, _ := m.Extra["tool_calls"].([]any)
-	for _, c := range calls {
-		c, _ := c.(map[string]any)
-		f, _ := c["function"].(map[string]any)
-		id, _ := c["id"].(string)
-		name, _ := f["name"].(string)
-		args, _ := f["arguments"].(string)
+	for _, c := range m.ToolCalls() {
 		var input map[string]any
-		if strings.TrimSpace(args) != "" && json.Unmarshal([]byte(args), &input) != nil {
-			input = map[string]any{"arguments": args}
+		if strings.TrimSpace(c.Arguments) != "" && json.Unmarshal([]byte(c.Arguments), &input) != nil {
+			input = map[string]any{"arguments": c.Arguments}
 		}
-		names[id] = name
-		parts = append(parts, &genai.Part{FunctionCall: &genai.FunctionCall{ID: id, Name: name, Args: input}})
+		names[c.ID] = c.Name
+		parts = append(parts, &genai.Part{FunctionCall: &genai.FunctionCall{ID: c.ID, Name: c.Name, Args: input}})
 	}
 	return role, parts
 }

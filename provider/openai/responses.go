@@ -46,11 +46,8 @@ func Input(window []session.Message) responses.ResponseInputParam {
 			if m.Content != "" {
 				add(map[string]any{"type": "message", "role": "assistant", "content": []any{map[string]any{"type": "output_text", "text": m.Content}}})
 			}
-			calls, _ := m.Extra["tool_calls"].([]any)
-			for _, c := range calls {
-				c, _ := c.(map[string]any)
-				f, _ := c["function"].(map[string]any)
-				add(map[string]any{"type": "function_call", "call_id": c["id"], "name": f["name"], "arguments": f["arguments"]})
+			for _, c := range m.ToolCalls() {
+				add(map[string]any{"type": "function_call", "call_id": c.ID, "name": c.Name, "arguments": c.Arguments})
 			}
 			continue
 		}
