@@ -32,6 +32,7 @@ type modelServer struct {
 	mu       sync.Mutex
 	replies  []reply
 	requests []map[string]any
+	headers  []http.Header // of the requests, in order
 	arrived  chan struct{} // a request arrived
 	// auto, if set, answers the requests that come when no scripted reply is left.
 	auto func(request map[string]any) reply
@@ -63,6 +64,7 @@ func (s *modelServer) serve(w http.ResponseWriter, r *http.Request) {
 	json.Unmarshal(data, &body)
 	s.mu.Lock()
 	s.requests = append(s.requests, body)
+	s.headers = append(s.headers, r.Header.Clone())
 	var rep reply
 	switch {
 	case len(s.replies) > 0:
@@ -383,12 +385,17 @@ func TestLongConversationCompacts(t *testing.T) {
 	var previous []map[string]any
 	compacted := false
 	asked, repeated, sent := 0, 0, 0
-	for _, req := range server.recorded() {
+	server.mu.Lock()
+	headers := server.headers
+	server.mu.Unlock()
+	for i, req := range server.recorded() {
 		msgs := messagesOf(req)
 		if msgs[0]["content"] == llm.SummaryInstructions {
+			assert.Equal(t, "summary", headers[i].Get(llm.PurposeHeader), "a summary call says so")
 			compacted = true
 			continue
 		}
+		assert.Empty(t, headers[i].Get(llm.PurposeHeader), "a turn says nothing")
 		asked++
 		used := 0
 		for _, m := range msgs {

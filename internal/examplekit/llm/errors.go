@@ -18,12 +18,16 @@ type HTTPError struct {
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
 
-// statusTransport turns a provider's error answer into an *HTTPError before its SDK
+// statusTransport says what a request is for (WithPurpose), and turns a provider's error answer into an *HTTPError before its SDK
 // reads the body, so that the status and the message reach the user whatever the body
 // holds (an SDK that expects an object fails on a string: "cannot unmarshal string").
 type statusTransport struct{ next http.RoundTripper }
 
 func (t statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if purpose := purposeOf(req.Context()); purpose != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set(PurposeHeader, purpose)
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil || resp.StatusCode < 400 {
 		return resp, err

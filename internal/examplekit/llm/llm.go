@@ -141,6 +141,24 @@ func count(tokens func(string) int, msg session.Message) int {
 	return n
 }
 
+// PurposeHeader is the header that says what a request other than a turn is for, so
+// that a gateway or a log can tell summary calls from turns: "summary".
+const PurposeHeader = "X-Request-Purpose"
+
+type purposeKey struct{}
+
+// WithPurpose returns ctx carrying what the requests made with it are for, which they
+// send in PurposeHeader.
+func WithPurpose(ctx context.Context, purpose string) context.Context {
+	return context.WithValue(ctx, purposeKey{}, purpose)
+}
+
+// purposeOf returns the purpose WithPurpose put in ctx, or "".
+func purposeOf(ctx context.Context) string {
+	purpose, _ := ctx.Value(purposeKey{}).(string)
+	return purpose
+}
+
 type cacheKey struct{}
 
 // WithCacheKey returns ctx carrying the key of the session a request belongs to, which

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -14,7 +15,7 @@ const SummaryInstructions = `You summarize a conversation between a user and an 
 
 // SummaryRequest returns the messages of a summary request: SummaryInstructions, then
 // one user message with the previous summary, if any, and the messages to fold in, one
-// per line as "role: content".
+// per line as "role: content", with tool calls and content parts as JSON.
 func SummaryRequest(previous string, msgs []session.Message) []session.Message {
 	var b strings.Builder
 	if previous != "" {
@@ -23,12 +24,24 @@ func SummaryRequest(previous string, msgs []session.Message) []session.Message {
 	b.WriteString("Messages to fold in:\n")
 	for _, m := range msgs {
 		content := m.Content
+		if m.Parts != nil && content == "" {
+			content = jsonText(m.Parts)
+		}
 		if calls, ok := m.Extra["tool_calls"]; ok {
-			content = strings.TrimSpace(fmt.Sprintf("%s [calls tools: %v]", content, calls))
+			content = strings.TrimSpace(content + " [calls tools: " + jsonText(calls) + "]")
 		}
 		fmt.Fprintf(&b, "%s: %s\n", m.Role, content)
 	}
 	return []session.Message{{Role: "system", Content: SummaryInstructions}, {Role: "user", Content: b.String()}}
+}
+
+// jsonText returns v as JSON, as a summary request shows tool calls and parts.
+func jsonText(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
 }
 
 // LocalSummaryLabel begins the summaries of the local responder, which are no summary
@@ -56,7 +69,7 @@ func Summarize(ctx context.Context, m Model, previous string, msgs []session.Mes
 		}
 		return Answer{Text: b.String(), Estimated: true}, ctx.Err()
 	}
-	a, err := m.Answer(ctx, SummaryRequest(previous, msgs), func(string) {})
+	a, err := m.Answer(WithPurpose(ctx, "summary"), SummaryRequest(previous, msgs), func(string) {})
 	if err == nil && strings.TrimSpace(a.Text) == "" {
 		err = fmt.Errorf("the model's summary is empty")
 	}
