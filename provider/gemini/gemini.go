@@ -191,13 +191,16 @@ func (a *Accumulator) Add(chunk *genai.GenerateContentResponse) {
 // joinable reports whether p continues the text of last: both text alone, of the same
 // kind, and last without a signature (a signature closes the part that carries it).
 func joinable(last, p *genai.Part) bool {
-	plain := func(x *genai.Part) bool { // whatever fields the SDK adds
-		y := *x
-		y.Text, y.Thought, y.ThoughtSignature = "", false, nil
-		data, err := json.Marshal(&y)
-		return err == nil && string(data) == "{}"
-	}
-	return last.Text != "" && plain(last) && plain(p) && last.Thought == p.Thought && len(last.ThoughtSignature) == 0
+	return last.Text != "" && textAlone(last) && textAlone(p) && last.Thought == p.Thought && len(last.ThoughtSignature) == 0
+}
+
+// textAlone reports whether p holds nothing but text, a thought flag and a signature,
+// whatever fields the SDK adds.
+func textAlone(p *genai.Part) bool {
+	y := *p
+	y.Text, y.Thought, y.ThoughtSignature = "", false, nil
+	data, err := json.Marshal(&y)
+	return err == nil && string(data) == "{}"
 }
 
 // AppendTo returns s with the answer appended (see Answer), with its usage (see Usage)
@@ -221,7 +224,7 @@ func (a *Accumulator) Answer() (string, []session.MessageOption) {
 	parts := make([]map[string]any, 0, len(a.parts))
 	textOnly := true // an answer of text alone is recorded as its text: Content
 	for _, p := range a.parts {
-		textOnly = textOnly && p.Text != "" && !p.Thought && len(p.ThoughtSignature) == 0 && joinable(p, &genai.Part{Text: "x"})
+		textOnly = textOnly && p.Text != "" && !p.Thought && len(p.ThoughtSignature) == 0 && textAlone(p)
 		data, err := json.Marshal(p)
 		var m map[string]any
 		if err != nil || json.Unmarshal(data, &m) != nil {

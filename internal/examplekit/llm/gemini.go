@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"google.golang.org/genai"
@@ -74,4 +75,16 @@ func (m *Gemini) Answer(ctx context.Context, window []session.Message, onText fu
 		a.Calls = append(a.Calls, ToolCall{ID: c.ID, Type: "function", Function: ToolFunction{Name: c.Name, Arguments: argumentsJSON(c.Args)}})
 	}
 	return a, nil
+}
+
+// argumentsJSON returns v as the JSON text of a call's arguments.
+func argumentsJSON(v any) string {
+	if v == nil {
+		return "{}"
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(data)
 }

@@ -2,7 +2,6 @@ package llm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/openai/openai-go/v3"
@@ -183,16 +182,4 @@ func (m *OpenAIResponses) Answer(ctx context.Context, window []session.Message, 
 		}
 	}
 	return a, nil
-}
-
-// argumentsJSON returns v as the JSON text of a call's arguments.
-func argumentsJSON(v any) string {
-	if v == nil {
-		return "{}"
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return "{}"
-	}
-	return string(data)
 }
