@@ -445,10 +445,19 @@ func (w *linWorker) delete(seq int, id string, foreign bool) {
 }
 
 func (w *linWorker) prune(seq int, id string, cut int64) {
-	w.call(seq, linInput{Session: id, Op: "prune", Cut: cut}, func() linOutput {
-		n, err := w.view(id, false).Prune(context.Background(), time.UnixMicro(cut))
-		return linOutput{Result: result(err), Count: n}
-	})
+	call := linCall{In: linInput{Session: id, Op: "prune", Cut: cut}, Call: monotonic(), Seq: seq}
+	w.record(call)
+	n, err := w.view(id, false).Prune(context.Background(), time.UnixMicro(cut))
+	out := linOutput{Result: result(err), Count: min(n, 1)}
+	call.Out, call.Return = &out, monotonic()
+	w.record(call)
+	// Prune deletes in batches, each a transaction of its own: a session of the same ID
+	// created anew between two batches, and older than the cut too, is deleted by the
+	// next. Each deletion past the first is a Delete of its own during the Prune.
+	for k := 1; k < n; k++ {
+		w.record(linCall{In: linInput{Session: id, Op: "delete"}, Out: &linOutput{Result: "ok"},
+			Call: call.Call, Return: call.Return, Seq: -(seq*1000 + k)})
+	}
 	w.reload[id] = true
 }
 
